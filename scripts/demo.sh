@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
 # The main job on a default that needs no Xen: installs what is missing,
-# builds, then serves a demo disk and drives it through the control plane.
-# (Data through the ring and NBD front doors comes with those features.)
-# Everything it creates lives in one temporary directory.
+# builds, then serves a demo disk and checks real data through the guest
+# ring (simulated frontend over the shm transport). Everything it creates lives in one temporary directory.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -37,6 +36,9 @@ echo "device $dev: tapdisk pid $pid, minor $minor"
 
 say "tap-ctl list"
 tap-ctl list
+
+say "guest view: td-blkfront verify over the shm ring (order 2, 2 queues, indirect 32)"
+td-blkfront -p "$pid" -m "$minor" -o 2 -q 2 -i 32 verify
 
 say "tap-ctl pause / unpause (requests wait, none is lost)"
 tap-ctl pause -p "$pid" -m "$minor"
