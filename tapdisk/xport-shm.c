@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include "td-shm.h"
 #include "xport.h"
 
@@ -149,20 +150,20 @@ static int shm_evtchn_fd(struct td_xport *xp, unsigned q)
 static int shm_evtchn_ack(struct td_xport *xp, unsigned q)
 {
 	struct shm_xport *s = to_shm(xp);
-	struct pollfd pfd;
+	struct iovec iov;
 	uint64_t v;
 
 	if (q >= xp->nr_queues)
 		return -EINVAL;
 	/*
-	 * O_NONBLOCK is shared with the frontend, which could clear it:
-	 * polling first keeps a hostile peer from parking the loop in read.
+	 * O_NONBLOCK lives on the open file description we share with the
+	 * frontend, which could clear it; RWF_NOWAIT makes this one read
+	 * non-blocking whatever the flags say.
 	 */
-	pfd.fd = s->q[q].req_fd;
-	pfd.events = POLLIN;
-	if (poll(&pfd, 1, 0) <= 0 || !(pfd.revents & POLLIN))
-		return 0;
-	if (read(s->q[q].req_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+	iov.iov_base = &v;
+	iov.iov_len = sizeof(v);
+	if (preadv2(s->q[q].req_fd, &iov, 1, -1, RWF_NOWAIT) < 0 &&
+	    errno != EAGAIN)
 		return -errno;
 	return 0;
 }
@@ -171,10 +172,22 @@ static int shm_evtchn_notify(struct td_xport *xp, unsigned q)
 {
 	struct shm_xport *s = to_shm(xp);
 	uint64_t one = 1;
+	struct pollfd pfd;
 
 	if (q >= xp->nr_queues || !s->q[q].bound)
 		return -EINVAL;
-	/* EAGAIN: the counter is saturated, a notification is pending. */
+	/*
+	 * eventfd writes do not honour RWF_NOWAIT, so check the counter has
+	 * room first: a frontend that saturates it already has a pending
+	 * notification. (A frontend racing to saturate it between the poll
+	 * and the write after clearing O_NONBLOCK could still stall us: see
+	 * docs/ring.md; the Xen transport notifies by ioctl and has no such
+	 * window.)
+	 */
+	pfd.fd = s->q[q].rsp_fd;
+	pfd.events = POLLOUT;
+	if (poll(&pfd, 1, 0) <= 0 || !(pfd.revents & POLLOUT))
+		return 0;
 	if (write(s->q[q].rsp_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		return -errno;
 	return 0;

@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include "fake-io.h"
 #include "xport.h"
@@ -597,6 +600,39 @@ START_TEST(test_vbd_close_connected)
 }
 END_TEST
 
+/*
+ * A frontend shares the eventfds' open file descriptions and can clear
+ * O_NONBLOCK on them: the backend's ack (read) and notify (write) must
+ * still return at once, on an empty and on a saturated counter.
+ */
+START_TEST(test_eventfd_flags_hostile)
+{
+	int memfd = memfd_create("hostile", MFD_ALLOW_SEALING);
+	int req = eventfd(0, 0), rsp = eventfd(0, 0);
+	int fe_req = dup(req), fe_rsp = dup(rsp);
+	uint64_t sat = 0xfffffffffffffffeull;
+	struct td_xport *xp;
+
+	ck_assert_int_ge(memfd, 0);
+	ck_assert_int_eq(ftruncate(memfd, 4 * 4096), 0);
+	ck_assert_int_eq(fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK), 0);
+	ck_assert_int_eq(td_xport_shm_create(memfd, &req, &rsp, 1, &xp), 0);
+	ck_assert_int_eq(xp->ops->evtchn_bind(xp, 0, 0), 0);
+	/* The frontend makes both descriptions blocking again. */
+	ck_assert_int_eq(fcntl(fe_req, F_SETFL, 0), 0);
+	ck_assert_int_eq(fcntl(fe_rsp, F_SETFL, 0), 0);
+	alarm(10); /* a blocked call fails the test instead of hanging */
+	ck_assert_int_eq(xp->ops->evtchn_ack(xp, 0), 0); /* empty counter */
+	ck_assert_int_eq(write(fe_rsp, &sat, sizeof(sat)), sizeof(sat));
+	ck_assert_int_eq(xp->ops->evtchn_notify(xp, 0), 0); /* saturated */
+	alarm(0);
+	xp->ops->evtchn_unbind(xp, 0);
+	xp->ops->destroy(xp);
+	close(fe_req);
+	close(fe_rsp);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("ring-rules");
@@ -617,6 +653,7 @@ static Suite *suite(void)
 	tcase_add_test(tf, test_pause_inflight);
 	tcase_add_test(tf, test_disconnect_inflight);
 	tcase_add_test(tf, test_vbd_close_connected);
+	tcase_add_test(tf, test_eventfd_flags_hostile);
 	suite_add_tcase(s, tf);
 	return s;
 }

@@ -696,6 +696,7 @@ static int unprivileged_client(const char *path)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char buf[4096];
 	ssize_t n, have = 0;
+	json_int_t code;
 	json_t *j;
 	int fd;
 
@@ -720,10 +721,11 @@ static int unprivileged_client(const char *path)
 	if (have < 4 || td_rpc_get_len((unsigned char *)buf) != have - 4)
 		return 12;
 	j = json_loadb(buf + 4, (size_t)have - 4, 0, NULL);
-	if (json_integer_value(json_object_get(json_object_get(j, "error"),
-					       "code")) != -EACCES)
-		return 13;
-	return 0;
+	code = json_integer_value(json_object_get(json_object_get(j, "error"),
+						  "code"));
+	json_decref(j);
+	close(fd);
+	return code == -EACCES ? 0 : 13;
 }
 
 START_TEST(test_peer_credentials)
