@@ -1,0 +1,90 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# nbdinfo against the NBD export of a VBD: export details and flags, the
+# export list, --map on raw (no block status in the aio driver: all data)
+# and on a dynamic VHD (holes), read-only exports, TCP, and -N.
+: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+. "$top_srcdir/tests/functions.sh"
+. "$top_srcdir/tests/nbd/nbd-lib.sh"
+requires tap-ctl tapdisk python3 nbdinfo nbdcopy qemu-img qemu-io
+
+IMG=$TD_TMP/disk.raw
+make_pattern_file "$IMG" 16 1
+nbd_create -a "aio:$IMG" --nbd-tcp ":0"
+[ -S "$NBD_SOCK" ] || fail "no NBD socket at '$NBD_SOCK'"
+case "$NBD_SOCK" in
+"$TAPDISK_RUN_DIR/tapdisk-$PID-$MINOR.nbd") ;;
+*) fail "unexpected socket name $NBD_SOCK" ;;
+esac
+
+nbdinfo --json "$URI" >"$TD_TMP/info.json" || fail "nbdinfo"
+python3 - "$TD_TMP/info.json" "$MINOR" <<'PY' || fail "nbdinfo details"
+import json, sys
+j = json.load(open(sys.argv[1]))
+e = j["exports"][0]
+assert j["protocol"] == "newstyle-fixed", j
+assert j["TLS"] is False and j["structured"] is True, j
+assert e["export-size"] == 16 << 20, e
+for k in ("can_flush", "can_fua", "can_trim", "can_zero", "can_multi_conn",
+          "can_df"):
+    assert e[k] is True, (k, e)
+assert e["is_read_only"] is False, e
+assert e["block_size_minimum"] == 512, e
+assert e["block_size_preferred"] == 4096, e
+assert e["block_size_maximum"] == 32 << 20, e
+assert "base:allocation" in e["contexts"], e
+assert e["description"] == "tapdisk vbd %s" % sys.argv[2], e
+PY
+
+nbdinfo --list --json "$URI" | python3 -c '
+import json, sys
+names = [e["export-name"] for e in json.load(sys.stdin)["exports"]]
+assert names == [sys.argv[1]], names
+' "$MINOR" || fail "export list"
+# The listed name works as well as the default "".
+nbdinfo --size "nbd+unix:///$MINOR?socket=$NBD_SOCK" | grep -qx 16777216 ||
+	fail "export by name"
+must_fail nbdinfo "nbd+unix:///nosuch?socket=$NBD_SOCK"
+
+# aio has no block_status yet: the whole raw file is reported as data.
+map=$(nbdinfo --map "$URI") || fail "nbdinfo --map"
+echo "$map" | awk '{print $1, $2, $3}' | grep -qx "0 16777216 0" ||
+	fail "raw map: $map"
+
+# TCP (port 0 asks for any free port; the bound one is listed).
+case "$NBD_TCP" in
+127.0.0.1:[1-9]*) ;;
+*) fail "nbd_tcp is '$NBD_TCP'" ;;
+esac
+nbdinfo --size "nbd://$NBD_TCP" | grep -qx 16777216 || fail "TCP export"
+
+# Read-only: advertised, and writes fail with EPERM.
+RO=$TD_TMP/ro.raw
+make_pattern_file "$RO" 4 2
+DEVRW=$DEV PIDRW=$PID
+nbd_create -a "aio:$RO" -R
+nbdinfo --json "$URI" | python3 -c '
+import json, sys
+e = json.load(sys.stdin)["exports"][0]
+assert e["is_read_only"] is True and e["can_trim"] is False, e
+' || fail "read-only flags"
+nbd_py - "$NBD_SOCK" <<'PY' || fail "read-only write"
+import sys, nbd_client as n
+c = n.Client(sys.argv[1])
+c.go()
+assert c.flags & 2, c.flags
+assert c.write(1, 0, b"x" * 512) == n.EPERM
+c.disconnect()
+PY
+must_fail nbdcopy "$IMG" "$URI"
+
+# -N: no NBD export at all.
+nbd_create -a "aio:$RO" -R -N
+[ -z "$NBD_SOCK" ] || fail "-N still exported $NBD_SOCK"
+ls "$TAPDISK_RUN_DIR"/tapdisk-*-"$MINOR".nbd 2>/dev/null &&
+	fail "-N left a socket"
+
+# Closing the VBD removes its socket.
+tap-ctl destroy -p "$PIDRW" -m "${DEVRW##*tapdev}" || fail "destroy"
+ls "$TAPDISK_RUN_DIR"/tapdisk-*-"${DEVRW##*tapdev}".nbd 2>/dev/null &&
+	fail "socket left after destroy"
+exit 0
