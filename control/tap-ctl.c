@@ -28,11 +28,13 @@
 #define O_LIST (1u << 6)   /* -t TYPE -f FILE */
 #define O_JSON (1u << 7)
 #define O_SPAWN (1u << 8)  /* --io-engine --log-level */
+#define O_XENBUS (1u << 9) /* -b PATH --transport --frontend-timeout */
 
 /* Required options. */
 #define R_PID (1u << 0)
 #define R_MINOR (1u << 1)
 #define R_SPEC (1u << 2)
+#define R_BACKEND (1u << 3)
 
 struct verb {
 	const char *name;
@@ -85,6 +87,33 @@ static const struct verb verbs[] = {
 	  "stats -p PID -m MINOR [--json]",
 	  "Prints the VBD's counters, image chain and frontends: indented on\n"
 	  "a terminal, else (and with --json) one line of JSON." },
+	{ "xenbus-connect", cmd_xenbus_connect,
+	  O_PID | O_MINOR | O_XENBUS | O_TIMEOUT, R_PID | R_MINOR | R_BACKEND,
+	  "xenbus-connect -p PID -m MINOR -b BACKEND_PATH [--transport xen|shm]"
+	  "\n          [--frontend-timeout MS]",
+	  "Serves the xenstore device at BACKEND_PATH (written by the\n"
+	  "toolstack, docs/xenstore.md) from open VBD MINOR: advertises,\n"
+	  "InitWait, connects the frontend's rings. --frontend-timeout gives\n"
+	  "up on a frontend that does not connect in time." },
+	{ "xenbus-disconnect", cmd_xenbus_disconnect, O_PID | O_XENBUS,
+	  R_PID | R_BACKEND, "xenbus-disconnect -p PID -b BACKEND_PATH",
+	  "Disconnects the rings (in-flight I/O finishes), writes Closed and\n"
+	  "stops serving BACKEND_PATH; the VBD stays open." },
+	{ "xenbus-watch", cmd_xenbus_watch, O_PID | O_XENBUS,
+	  R_PID | R_BACKEND,
+	  "xenbus-watch -p PID -b DIR [--transport xen|shm]",
+	  "Serves every device toolstacks create under DIR (e.g.\n"
+	  "/local/domain/0/backend/vbd3), opening the image in its params." },
+	{ "xenbus-unwatch", cmd_xenbus_unwatch, O_PID | O_XENBUS,
+	  R_PID | R_BACKEND, "xenbus-unwatch -p PID -b DIR",
+	  "Stops watching DIR (devices already served stay)." },
+	{ "xenbus-list", cmd_xenbus_list, O_PID | O_JSON, R_PID,
+	  "xenbus-list -p PID [--json]",
+	  "Lists the xenstore devices tapdisk PID serves and their states." },
+	{ "resize", cmd_resize, O_PID | O_MINOR | O_TIMEOUT, R_PID | R_MINOR,
+	  "resize -p PID -m MINOR [-t SECS]",
+	  "After the image grew: pauses, reopens it at its new size, resumes\n"
+	  "and tells xenstore frontends (sectors + state, as blkback)." },
 	{ "allocate", cmd_allocate, 0, 0, "allocate",
 	  "Reserves a free minor and prints its device name." },
 	{ "free", cmd_free, O_MINOR, R_MINOR, "free -m MINOR",
@@ -154,7 +183,8 @@ static bool parse_int(const char *s, long min, long max, long *out)
 	return true;
 }
 
-enum { L_JSON = 256, L_NO_NBD, L_NBD_TCP, L_NO_SHM, L_IO_ENGINE, L_LOG_LEVEL };
+enum { L_JSON = 256, L_NO_NBD, L_NBD_TCP, L_NO_SHM, L_IO_ENGINE, L_LOG_LEVEL,
+       L_TRANSPORT, L_FE_TIMEOUT };
 
 static const struct option long_opts[] = {
 	{ "help", no_argument, NULL, 'h' },
@@ -164,6 +194,8 @@ static const struct option long_opts[] = {
 	{ "no-shm", no_argument, NULL, L_NO_SHM },
 	{ "io-engine", required_argument, NULL, L_IO_ENGINE },
 	{ "log-level", required_argument, NULL, L_LOG_LEVEL },
+	{ "transport", required_argument, NULL, L_TRANSPORT },
+	{ "frontend-timeout", required_argument, NULL, L_FE_TIMEOUT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -181,6 +213,7 @@ static unsigned opt_class(int ch)
 	case 't': return O_TIMEOUT | O_LIST;
 	case L_JSON: return O_JSON;
 	case L_IO_ENGINE: case L_LOG_LEVEL: return O_SPAWN;
+	case 'b': case L_TRANSPORT: case L_FE_TIMEOUT: return O_XENBUS;
 	}
 	return 0;
 }
@@ -210,6 +243,15 @@ static int set_opt(struct cli *c, const struct verb *v, int ch,
 	case L_JSON: c->json = true; break;
 	case L_IO_ENGINE: c->io_engine = arg; break;
 	case L_LOG_LEVEL: c->log_level = arg; break;
+	case 'b': c->backend = arg; break;
+	case L_TRANSPORT: c->transport = arg; break;
+	case L_FE_TIMEOUT:
+		if (!parse_int(arg, 1, 86400000, &n))
+			return cli_fail(c, -EINVAL,
+					"invalid --frontend-timeout '%s' (ms)",
+					arg);
+		c->fe_timeout_ms = (int)n;
+		break;
 	case 'f':
 		if (v->opts & O_LIST)
 			c->file = arg;
@@ -236,7 +278,7 @@ static int parse_args(struct cli *c, const struct verb *v, int argc,
 {
 	/* list's -t and -f take a value; close's -f does not. */
 	const char *shortopts = v->opts & O_LIST ? "+:hp:m:t:f:" :
-						   "+:hp:m:a:RDNft:";
+						   "+:hp:m:a:b:RDNft:";
 	int ch, ret;
 
 	optind = 0;
@@ -269,6 +311,8 @@ static int parse_args(struct cli *c, const struct verb *v, int argc,
 		return cli_fail(c, -EINVAL, "missing -m MINOR");
 	if ((v->required & R_SPEC) && !c->spec)
 		return cli_fail(c, -EINVAL, "missing -a TYPE:PATH");
+	if ((v->required & R_BACKEND) && !c->backend)
+		return cli_fail(c, -EINVAL, "missing -b PATH");
 	if (c->spec && !strchr(c->spec, ':'))
 		return cli_fail(c, -EINVAL, "'%s' is not TYPE:PATH", c->spec);
 	return 0;

@@ -29,6 +29,9 @@ struct cli {
 	const char *io_engine; /* spawn --io-engine */
 	const char *log_level; /* spawn --log-level */
 	const char *run_dir;  /* resolved run directory */
+	const char *backend;  /* -b xenstore backend path or directory */
+	const char *transport; /* --transport xen|shm (xenbus) */
+	int fe_timeout_ms;    /* --frontend-timeout MS, 0 if absent */
 };
 
 /*
@@ -58,5 +61,13 @@ int cmd_pause(struct cli *c);
 int cmd_unpause(struct cli *c);
 int cmd_allocate(struct cli *c);
 int cmd_free(struct cli *c);
+
+/* The xenstore backend verbs and resize, in tap-ctl-xenbus.c. */
+int cmd_xenbus_connect(struct cli *c);
+int cmd_xenbus_disconnect(struct cli *c);
+int cmd_xenbus_watch(struct cli *c);
+int cmd_xenbus_unwatch(struct cli *c);
+int cmd_xenbus_list(struct cli *c);
+int cmd_resize(struct cli *c);
 
 #endif

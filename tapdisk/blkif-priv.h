@@ -187,6 +187,8 @@ struct td_blkif {
 	td_blkif_gone_fn gone;
 	void *gone_arg;
 	struct td_loop_defer free_defer;
+	void (*freed)(void *arg);    /* td_blkif_on_freed */
+	void *freed_arg;
 	struct blkif_ring *rings;
 };
 

@@ -302,6 +302,8 @@ static void conn_free(struct td_blkif *b)
 	free(b->rings);
 	if (b->xp)
 		td_xport_destroy(b->xp);
+	if (b->freed)
+		b->freed(b->freed_arg);
 	free(b);
 }
 
@@ -437,6 +439,19 @@ fail:
 fail_early:
 	free(b);
 	return rc;
+}
+
+void td_blkif_on_freed(struct td_blkif *b, void (*fn)(void *arg), void *arg)
+{
+	b->freed = fn;
+	b->freed_arg = arg;
+}
+
+void td_blkif_resized(struct td_blkif *b)
+{
+	/* Only growth reaches here (td_vbd_resume_resized refuses less). */
+	b->size_sectors = b->vbd->size_sectors;
+	b->adv.sectors = b->vbd->size_sectors;
 }
 
 unsigned td_blkif_nr_rings(const struct td_blkif *b)

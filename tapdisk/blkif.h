@@ -88,6 +88,21 @@ int td_blkif_connect(struct td_vbd *vbd, struct td_xport *xp,
 void td_blkif_disconnect(struct td_blkif *b);
 
 /*
+ * Registers @fn(@arg) to run once @b is completely torn down (every
+ * in-flight request answered, everything unmapped, the transport
+ * destroyed), after td_blkif_disconnect or a VBD close; @fn NULL clears
+ * it. Until then @b stays a valid handle for this call only. Used by the
+ * xenstore backend to write Closed only after draining. Loop thread.
+ */
+void td_blkif_on_freed(struct td_blkif *b, void (*fn)(void *arg), void *arg);
+
+/*
+ * The VBD grew (td_vbd_resume_resized): serve and advertise its new size.
+ * Loop thread.
+ */
+void td_blkif_resized(struct td_blkif *b);
+
+/*
  * The shm ring listener export (tapdisk/export-shm.c), listed in
  * tapdisk/exports.c: one socket per open VBD, TD_SHM_SOCK_FMT.
  */

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include "td-log.h"
 #include "server.h"
+#include "xenbus.h"
 
 static void td_usage(FILE *f)
 {
@@ -33,6 +34,14 @@ static void td_usage(FILE *f)
 		"  -L, --log-level LEVEL  err, warn, info (default) or debug\n"
 		"  -D, --debug MASK       debug subsystems bit mask (hex)\n"
 		"  -x, --exit-when-idle   exit once the last VBD is detached\n"
+		"  -W, --xenbus-watch DIR serve the devices toolstacks create "
+		"under the\n"
+		"                         xenstore directory DIR (e.g. "
+		"/local/domain/0/backend/vbd3;\n"
+		"                         docs/xenstore.md)\n"
+		"  -T, --xenbus-transport xen|shm  rings of --xenbus-watch "
+		"devices (default\n"
+		"                         xen; shm is for tests)\n"
 		"  -f, --foreground       accepted for compatibility; tapdisk "
 		"never forks\n"
 		"  -h, --help             show this help\n"
@@ -44,6 +53,8 @@ struct td_main_args {
 	struct td_log_config log;
 	int ready_fd;
 	const char *log_file;
+	const char *xenbus_watch;
+	const char *xenbus_transport;
 };
 
 static int td_parse_uint(const char *s, unsigned long max, int base,
@@ -71,6 +82,8 @@ static int td_parse_args(int argc, char **argv, struct td_main_args *a)
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "debug", required_argument, NULL, 'D' },
 		{ "exit-when-idle", no_argument, NULL, 'x' },
+		{ "xenbus-watch", required_argument, NULL, 'W' },
+		{ "xenbus-transport", required_argument, NULL, 'T' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -79,7 +92,7 @@ static int td_parse_args(int argc, char **argv, struct td_main_args *a)
 	unsigned long v;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "r:e:d:R:l:L:D:xfhV", lopts,
+	while ((c = getopt_long(argc, argv, "r:e:d:R:l:L:D:xW:T:fhV", lopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'r':
@@ -127,6 +140,18 @@ static int td_parse_args(int argc, char **argv, struct td_main_args *a)
 		case 'x':
 			a->opts.exit_when_idle = true;
 			break;
+		case 'W':
+			a->xenbus_watch = optarg;
+			break;
+		case 'T':
+			if (!td_xenbus_xport_lookup(optarg)) {
+				fprintf(stderr, "tapdisk: bad "
+					"--xenbus-transport '%s' (xen or "
+					"shm)\n", optarg);
+				return 2;
+			}
+			a->xenbus_transport = optarg;
+			break;
 		case 'f':
 			break;
 		case 'h':
@@ -158,6 +183,24 @@ static void td_signal_ready(int fd, pid_t pid)
 	close(fd);
 }
 
+/* --xenbus-watch: serve what toolstacks create under that directory. */
+static int td_main_xenbus(struct td_server *srv, const struct td_main_args *a)
+{
+	struct td_xenbus_opts o = { 0 };
+	struct td_xenbus *xb;
+	char err[256];
+	int rc;
+
+	o.xport = td_xenbus_xport_lookup(a->xenbus_transport);
+	rc = td_xenbus_get(srv, &xb, err, sizeof(err));
+	if (!rc)
+		rc = td_xenbus_watch(xb, a->xenbus_watch, &o, err, sizeof(err));
+	if (rc)
+		fprintf(stderr, "tapdisk: --xenbus-watch %s: %s\n",
+			a->xenbus_watch, err);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct td_main_args a = {
@@ -187,6 +230,10 @@ int main(int argc, char **argv)
 	rc = td_server_init(&srv, &a.opts);
 	if (rc) {
 		fprintf(stderr, "tapdisk: cannot start: %s\n", strerror(-rc));
+		return 1;
+	}
+	if (a.xenbus_watch && td_main_xenbus(&srv, &a)) {
+		td_server_fini(&srv);
 		return 1;
 	}
 	if (a.ready_fd >= 0)

@@ -16,6 +16,7 @@
 #include "rpc.h"
 #include "server.h"
 #include "vbd.h"
+#include "xenbus.h"
 
 /* blktap's VBD state flags, which tap-ctl list prints and SM parses. */
 #define BLKTAP_VBD_CLOSED 0x0002
@@ -722,5 +723,12 @@ const struct td_rpc_handler td_rpc_handlers[] = {
 	{ "pause", h_pause },
 	{ "unpause", h_unpause },
 	{ "stats", h_stats },
+	/* xenstore backend and online resize: tapdisk/xenbus-rpc.c */
+	{ "xenbus-connect", td_xenbus_rpc_connect },
+	{ "xenbus-disconnect", td_xenbus_rpc_disconnect },
+	{ "xenbus-watch", td_xenbus_rpc_watch },
+	{ "xenbus-unwatch", td_xenbus_rpc_unwatch },
+	{ "xenbus-list", td_xenbus_rpc_list },
+	{ "resize", td_xenbus_rpc_resize },
 	{ NULL, NULL },
 };

@@ -11,6 +11,7 @@
 #include "rpc.h"
 #include "server.h"
 #include "vbd.h"
+#include "xenbus.h"
 
 #define TD_IO_DEPTH_DEFAULT 512
 
@@ -217,6 +218,8 @@ void td_server_fini(struct td_server *srv)
 		td_rpc_server_destroy(srv->rpc);
 		srv->rpc = NULL;
 	}
+	td_xenbus_destroy(srv->xenbus);
+	srv->xenbus = NULL;
 	/*
 	 * After an orderly shutdown no VBD is left. One still open here means
 	 * the loop failed: its I/O can no longer complete, so its memory is

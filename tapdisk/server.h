@@ -15,6 +15,7 @@
 #include "io.h"
 
 struct td_rpc_server;
+struct td_xenbus;
 
 struct td_server_opts {
 	const char *run_dir;          /* NULL: td_rpc_run_dir(NULL) */
@@ -33,6 +34,7 @@ struct td_server {
 	struct td_list vbds;          /* struct td_vbd.link */
 	struct td_list images;        /* open images, to share parents */
 	struct td_rpc_server *rpc;
+	struct td_xenbus *xenbus;     /* xenstore backend, NULL until used */
 	char run_dir[PATH_MAX];
 	char sock_path[PATH_MAX];
 	pid_t pid;

@@ -409,8 +409,9 @@ void td_vbd_waiter_cancel(struct td_vbd_waiter *w)
 	td_list_del(&w->link);
 }
 
-int td_vbd_resume(struct td_vbd *vbd, const char *spec, char *err,
-		  size_t errlen)
+/* Reopens a paused VBD; @grow accepts a chain that became larger. */
+static int vbd_reopen(struct td_vbd *vbd, const char *spec, bool grow,
+		      char *err, size_t errlen)
 {
 	struct td_image_ctx ctx = td_vbd_ctx(vbd);
 	struct td_image *leaf;
@@ -434,6 +435,12 @@ int td_vbd_resume(struct td_vbd *vbd, const char *spec, char *err,
 				 errlen);
 	if (rc)
 		return rc;
+	if (grow && leaf->size_sectors > vbd->size_sectors) {
+		td_info(TD_SUB_VBD, "vbd %d: grew from %llu to %llu sectors",
+			vbd->minor, (unsigned long long)vbd->size_sectors,
+			(unsigned long long)leaf->size_sectors);
+		vbd->size_sectors = leaf->size_sectors;
+	}
 	if (leaf->size_sectors != vbd->size_sectors) {
 		snprintf(err, errlen,
 			 "%s has %llu sectors but vbd %d has %llu: size change "
@@ -452,6 +459,17 @@ int td_vbd_resume(struct td_vbd *vbd, const char *spec, char *err,
 	td_vbd_run_waiting(vbd);
 	td_loop_defer(&vbd->srv->loop, &vbd->kick_defer);
 	return 0;
+}
+
+int td_vbd_resume(struct td_vbd *vbd, const char *spec, char *err,
+		  size_t errlen)
+{
+	return vbd_reopen(vbd, spec, false, err, errlen);
+}
+
+int td_vbd_resume_resized(struct td_vbd *vbd, char *err, size_t errlen)
+{
+	return vbd_reopen(vbd, NULL, true, err, errlen);
 }
 
 int td_vbd_close(struct td_vbd *vbd, bool force, struct td_vbd_waiter *w)

@@ -191,6 +191,14 @@ int td_vbd_resume(struct td_vbd *vbd, const char *spec, char *err,
 		  size_t errlen);
 
 /*
+ * Online resize: reopens a PAUSED VBD on its own image like td_vbd_resume,
+ * but accepts a chain that grew (vbd->size_sectors becomes its size); a
+ * smaller one is refused (-EINVAL, stays paused). Frontends that cache
+ * the size must be told (td_blkif_resized). Returns 0 or -errno.
+ */
+int td_vbd_resume_resized(struct td_vbd *vbd, char *err, size_t errlen);
+
+/*
  * Closes an open or paused VBD: frontends are told to go away, then once
  * in-flight requests finish the chain closes and @w->done runs. Waiting
  * requests fail with -EIO if @force, else closing waits for them to run

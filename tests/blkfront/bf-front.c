@@ -311,6 +311,25 @@ static const char *proto_name(enum td_bf_abi abi)
 	}
 }
 
+/* The CONNECT body and its fds, for whichever handshake sends them. */
+static void fill_front(struct td_bf_front *f, struct td_blkif_front *fr,
+		       int *fds)
+{
+	memset(fr, 0, sizeof(*fr));
+	fr->ring_page_order = f->info.ring_order;
+	fr->num_queues = f->info.queues;
+	fr->feature_persistent = f->info.persistent;
+	snprintf(fr->protocol, sizeof(fr->protocol), "%s",
+		 proto_name(f->opts.abi));
+	fds[TD_SHM_FD_MEM] = f->memfd;
+	for (unsigned q = 0; q < f->info.queues; q++) {
+		for (unsigned p = 0; p < (1u << f->info.ring_order); p++)
+			fr->ring_ref[q][p] = (q << f->info.ring_order) + p;
+		fds[TD_SHM_FD_REQ(q)] = f->q[q].req_fd;
+		fds[TD_SHM_FD_RSP(q)] = f->q[q].rsp_fd;
+	}
+}
+
 static int send_connect(struct td_bf_front *f, char *err, size_t errlen)
 {
 	struct td_shm_connect_msg m;
@@ -329,18 +348,7 @@ static int send_connect(struct td_bf_front *f, char *err, size_t errlen)
 	memset(&m, 0, sizeof(m));
 	memset(&cb, 0, sizeof(cb));
 	hdr_init(&m.hdr, TD_SHM_CONNECT, sizeof(m.front));
-	m.front.ring_page_order = f->info.ring_order;
-	m.front.num_queues = f->info.queues;
-	m.front.feature_persistent = f->info.persistent;
-	snprintf(m.front.protocol, sizeof(m.front.protocol), "%s",
-		 proto_name(f->opts.abi));
-	fds[TD_SHM_FD_MEM] = f->memfd;
-	for (unsigned q = 0; q < f->info.queues; q++) {
-		for (unsigned p = 0; p < (1u << f->info.ring_order); p++)
-			m.front.ring_ref[q][p] = (q << f->info.ring_order) + p;
-		fds[TD_SHM_FD_REQ(q)] = f->q[q].req_fd;
-		fds[TD_SHM_FD_RSP(q)] = f->q[q].rsp_fd;
-	}
+	fill_front(f, &m.front, fds);
 	c = CMSG_FIRSTHDR(&mh);
 	c->cmsg_level = SOL_SOCKET;
 	c->cmsg_type = SCM_RIGHTS;
@@ -349,6 +357,34 @@ static int send_connect(struct td_bf_front *f, char *err, size_t errlen)
 	if (sendmsg(f->sock, &mh, MSG_NOSIGNAL) != (ssize_t)sizeof(m))
 		return fail(err, errlen, -errno, "send CONNECT: %s",
 			    strerror(errno));
+	return 0;
+}
+
+/* The same steps with another handshake (bf-xenbus.c's xenstore one). */
+static int hs_connect(struct td_bf_front *f, const struct td_bf_opts *opts,
+		      char *err, size_t errlen)
+{
+	const struct td_bf_handshake *hs = opts->hs;
+	struct td_blkif_front fr;
+	int fds[TD_SHM_MAX_FDS];
+	int rc = hs->query(hs->arg, &f->back, err, errlen);
+
+	if (rc)
+		return rc;
+	negotiate(f);
+	f->nr_ios = umin(opts->nr_ios ? opts->nr_ios : 1,
+			 f->info.queues * f->info.ring_slots);
+	rc = build_memory(f, err, errlen);
+	if (!rc)
+		rc = build_queues(f, err, errlen);
+	if (rc)
+		return rc;
+	fill_front(f, &fr, fds);
+	rc = hs->connect(hs->arg, &fr, fds, TD_SHM_CONNECT_NFDS(f->info.queues),
+			 &f->back, err, errlen);
+	if (rc < 0)
+		return rc;
+	f->sock = rc;
 	return 0;
 }
 
@@ -366,6 +402,11 @@ int td_bf_front_connect(const struct td_bf_opts *opts,
 	for (unsigned i = 0; i < TD_SHM_MAX_QUEUES; i++)
 		f->q[i].req_fd = f->q[i].rsp_fd = -1;
 	f->slot_size = td_bf_abi_slot_size(opts->abi);
+	if (opts->hs) {
+		f->sock = -1;
+		rc = hs_connect(f, opts, err, errlen);
+		goto out;
+	}
 	f->sock = sock_open(opts->sock_path, err, errlen);
 	if (f->sock < 0) {
 		rc = f->sock;
@@ -397,6 +438,8 @@ void td_bf_front_close(struct td_bf_front *f)
 {
 	if (!f)
 		return;
+	if (f->opts.hs && f->opts.hs->close)
+		f->opts.hs->close(f->opts.hs->arg);
 	if (f->sock >= 0)
 		close(f->sock);
 	for (unsigned i = 0; i < TD_SHM_MAX_QUEUES; i++) {

@@ -24,8 +24,32 @@
 #include "td-shm.h"
 #include "bf-abi.h"
 
+/*
+ * A handshake other than the shm socket's QUERY/CONNECT: td-blkfront's
+ * xenstore mode (bf-xenbus.c) plugs in here. Calls are made from
+ * td_bf_front_connect and td_bf_front_close, on the caller's thread.
+ */
+struct td_bf_handshake {
+	/* Fills @back with what the backend advertises (like QUERY). */
+	int (*query)(void *arg, struct td_blkif_back *back, char *err,
+		     size_t errlen);
+	/*
+	 * Hands @front and @nfds fds (td-shm.h CONNECT order) to the
+	 * backend and waits until it connected; may refresh @back (sectors,
+	 * info). Returns an fd that stays silent while connected and
+	 * reports EOF when the backend disconnects, or -errno.
+	 */
+	int (*connect)(void *arg, const struct td_blkif_front *front,
+		       const int *fds, unsigned nfds,
+		       struct td_blkif_back *back, char *err, size_t errlen);
+	/* Optional: the frontend is closing (before its fds close). */
+	void (*close)(void *arg);
+	void *arg;
+};
+
 /* What the user asks for; the connection uses min(asked, advertised). */
 struct td_bf_opts {
+	const struct td_bf_handshake *hs; /* NULL: sock_path's protocol */
 	const char *sock_path;
 	enum td_bf_abi abi;
 	unsigned ring_order;   /* 0..TD_SHM_MAX_RING_ORDER */

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include "bf-front.h"
 
+struct td_bf_xs;
+
 enum td_bf_pattern_kind {
 	TD_BF_SEQ,
 	TD_BF_RAND,
@@ -36,12 +38,17 @@ struct td_bf_cmd {
 
 	/* attack */
 	bool overrun;
+
+	/* xenstore mode (--xenstore): the handshake's state, or NULL */
+	struct td_bf_xs *xs;
 };
 
 /* Each returns the process exit status: 0 success, 1 failure. */
 int td_bf_verify(const struct td_bf_cmd *c);
 int td_bf_bench(const struct td_bf_cmd *c);
 int td_bf_attack(const struct td_bf_cmd *c);
+/* xenstore mode only: waits for an online resize (bf-resize.c). */
+int td_bf_resize_wait(const struct td_bf_cmd *c);
 
 /* Disk size in 512-byte sectors as the backend advertised it. */
 uint64_t td_bf_disk_sectors(const struct td_blkif_back *b);

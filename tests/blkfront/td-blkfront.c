@@ -14,11 +14,13 @@
 #include <string.h>
 #include "td-rpc.h"
 #include "bf-verbs.h"
+#include "bf-xenbus.h"
 
 #define PROG "td-blkfront"
 
-enum verb { VERB_VERIFY = 1, VERB_BENCH = 2, VERB_ATTACK = 4 };
-#define VERB_ALL (VERB_VERIFY | VERB_BENCH | VERB_ATTACK)
+enum verb { VERB_VERIFY = 1, VERB_BENCH = 2, VERB_ATTACK = 4,
+	    VERB_RESIZE = 8 };
+#define VERB_ALL (VERB_VERIFY | VERB_BENCH | VERB_ATTACK | VERB_RESIZE)
 
 static const char usage[] =
 "Usage: " PROG " [OPTIONS] VERB [VERB OPTIONS]\n"
@@ -33,6 +35,8 @@ static const char usage[] =
 "           MiB/s and latency percentiles (text or --json)\n"
 "  attack   send each malformed request, check each is refused, then\n"
 "           check the VBD still serves correct data\n"
+"  resize-wait  (--xenstore only) connect, wait for an online resize,\n"
+"           then write and read the new last sector\n"
 "\n"
 "Finding the VBD (one of):\n"
 "  -p, --pid PID          tapdisk process id, with --minor\n"
@@ -41,6 +45,15 @@ static const char usage[] =
 "                         $TAPDISK_RUN_DIR, else " TD_RUN_DIR_DEFAULT ")\n"
 "  -s, --socket PATH      the VBD's blkif socket (tap-ctl list --json:\n"
 "                         \"blkif_socket\")\n"
+"  -X, --xenstore FEDIR   xenstore mode: do blkfront's xenbus handshake\n"
+"                         on frontend directory FEDIR (its \"backend\"\n"
+"                         node names the backend) through libxenstore\n"
+"                         (XENSTORED_PATH), rings over the xenbus shm\n"
+"                         transport (docs/xenstore.md); Closing/Closed\n"
+"                         on exit\n"
+"      --xs-garbage KIND  xenstore mode: write a bad node instead (ring-ref,\n"
+"                         order, evtchn, protocol, queues); the backend\n"
+"                         must refuse, printing its error node\n"
 "\n"
 "Features to negotiate (the connection uses the lower of this and what\n"
 "the backend advertises; verify and bench print what was used):\n"
@@ -85,7 +98,7 @@ static const char usage[] =
 
 enum {
 	O_RUN_DIR = 256, O_SEED, O_SIZE, O_OPS, O_RW, O_BS, O_RWMIX,
-	O_RUNTIME, O_JSON, O_OVERRUN,
+	O_RUNTIME, O_JSON, O_OVERRUN, O_XS_GARBAGE, O_LAST = O_XS_GARBAGE,
 };
 
 static const struct option longopts[] = {
@@ -110,6 +123,8 @@ static const struct option longopts[] = {
 	{ "runtime", required_argument, NULL, O_RUNTIME },
 	{ "json", no_argument, NULL, O_JSON },
 	{ "overrun", no_argument, NULL, O_OVERRUN },
+	{ "xenstore", required_argument, NULL, 'X' },
+	{ "xs-garbage", required_argument, NULL, O_XS_GARBAGE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -222,11 +237,12 @@ static void parse_rw(struct td_bf_cmd *c, const char *s)
 
 struct parsed {
 	struct td_bf_cmd c;
-	const char *run_dir, *sock, *verb_name;
+	const char *run_dir, *sock, *verb_name, *xs_front;
+	enum td_bf_xs_garbage garbage;
 	long pid, minor;
 	bool have_pid, have_minor, have_depth, have_mix, have_size;
 	unsigned verb;
-	int given[O_OVERRUN + 1];  /* option codes seen, for verb checks */
+	int given[O_LAST + 1];  /* option codes seen, for verb checks */
 };
 
 static void parse_verb_opt(struct parsed *p, int code, const char *arg);
@@ -247,6 +263,14 @@ static void parse_one(struct parsed *p, int code, const char *arg)
 		break;
 	case 's':
 		p->sock = arg;
+		break;
+	case 'X':
+		p->xs_front = arg;
+		break;
+	case O_XS_GARBAGE:
+		if (td_bf_xs_garbage_parse(arg, &p->garbage))
+			die("--xs-garbage must be ring-ref, order, evtchn, "
+			    "protocol or queues (got '%s')", arg);
 		break;
 	case O_RUN_DIR:
 		p->run_dir = arg;
@@ -358,9 +382,11 @@ static void parse_verb(struct parsed *p, const char *v)
 		p->verb = VERB_BENCH;
 	else if (!strcmp(v, "attack"))
 		p->verb = VERB_ATTACK;
+	else if (!strcmp(v, "resize-wait"))
+		p->verb = VERB_RESIZE;
 	else
-		die("unknown verb '%s' (verify, bench or attack; see --help)",
-		    v);
+		die("unknown verb '%s' (verify, bench, attack or resize-wait; "
+		    "see --help)", v);
 	p->verb_name = v;
 }
 
@@ -370,10 +396,25 @@ static void finish(struct parsed *p, char *path, size_t len)
 	struct td_bf_cmd *c = &p->c;
 	const char *dir;
 
-	for (int code = 0; code <= O_OVERRUN; code++)
+	for (int code = 0; code <= O_LAST; code++)
 		if (p->given[code] && !(allowed_verbs(code) & p->verb))
 			die("--%s is not an option of %s", opt_name(code),
 			    p->verb_name);
+	if (p->xs_front && (p->sock || p->have_pid || p->have_minor))
+		die("--xenstore excludes --socket, --pid and --minor");
+	if (p->garbage && !p->xs_front)
+		die("--xs-garbage needs --xenstore");
+	if (p->verb == VERB_RESIZE && !p->xs_front)
+		die("resize-wait needs --xenstore");
+	if (p->xs_front) {
+		path[0] = '\0';
+		c->fo.sock_path = path;
+		if (!p->have_depth)
+			c->depth = p->verb == VERB_BENCH ? 32 : 16;
+		if (p->verb == VERB_VERIFY && !p->have_size)
+			c->size = 0;
+		return;
+	}
 	if (p->sock && (p->have_pid || p->have_minor || p->run_dir))
 		die("--socket excludes --pid, --minor and --run-dir");
 	if (!p->sock && !(p->have_pid && p->have_minor))
@@ -401,6 +442,39 @@ static void finish(struct parsed *p, char *path, size_t len)
 	c->fo.sock_path = path;
 }
 
+static int run_verb(struct parsed *p)
+{
+	switch (p->verb) {
+	case VERB_VERIFY:
+		return td_bf_verify(&p->c);
+	case VERB_BENCH:
+		return td_bf_bench(&p->c);
+	case VERB_RESIZE:
+		return td_bf_resize_wait(&p->c);
+	default:
+		return td_bf_attack(&p->c);
+	}
+}
+
+/* xenstore mode: the verb runs over the xenbus handshake. */
+static int run_xenstore(struct parsed *p)
+{
+	struct td_bf_xs *x;
+	char err[256];
+	int rc;
+
+	if (td_bf_xs_open(p->xs_front, p->c.fo.timeout_ms, p->garbage, &x,
+			  err, sizeof(err))) {
+		fprintf(stderr, PROG ": %s\n", err);
+		return 1;
+	}
+	p->c.fo.hs = td_bf_xs_handshake(x);
+	p->c.xs = x;
+	rc = run_verb(p);
+	td_bf_xs_close(x);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static char path[PATH_MAX];
@@ -409,7 +483,7 @@ int main(int argc, char **argv)
 
 	defaults(&p);
 	opterr = 0;
-	while ((code = getopt_long(argc, argv, "p:m:s:o:q:i:P:a:t:d:h",
+	while ((code = getopt_long(argc, argv, "p:m:s:X:o:q:i:P:a:t:d:h",
 				   longopts, NULL)) != -1) {
 		if (code == 'h') {
 			fputs(usage, stdout);
@@ -422,7 +496,7 @@ int main(int argc, char **argv)
 			die("unknown option or missing argument: '%s' (see "
 			    "--help)", argv[optind - 1]);
 		}
-		if (code >= 0 && code <= O_OVERRUN)
+		if (code >= 0 && code <= O_LAST)
 			p.given[code] = 1;
 		parse_one(&p, code, optarg);
 	}
@@ -434,12 +508,5 @@ int main(int argc, char **argv)
 	parse_verb(&p, argv[optind]);
 	finish(&p, path, sizeof(path));
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	switch (p.verb) {
-	case VERB_VERIFY:
-		return td_bf_verify(&p.c);
-	case VERB_BENCH:
-		return td_bf_bench(&p.c);
-	default:
-		return td_bf_attack(&p.c);
-	}
+	return p.xs_front ? run_xenstore(&p) : run_verb(&p);
 }
