@@ -10,7 +10,8 @@
 #define TD_DRIVER_LIST(X) \
 	X(td_drv_aio)     \
 	X(td_drv_ram)     \
-	X(td_drv_null)
+	X(td_drv_null)    \
+	X(td_drv_vhd)
 
 #define TD_DRIVER_DECLARE(ops) extern const struct td_driver_ops ops;
 #define TD_DRIVER_ENTRY(ops) &ops,

@@ -35,6 +35,12 @@ struct td_image_core {
 	struct td_list done_q;      /* td_req.link: core-made completions */
 	struct iovec *fwd_iov;      /* TD_REQ_MAX_IOV entries per pool entry */
 	bool fwd_wanted;            /* -EBUSY given since the last free */
+	bool cached;                /* on ctx.cache through img.link */
+	bool has_id;                /* the file's identity and version: */
+	dev_t dev;
+	ino_t ino;
+	struct timespec mtime, ctime; /* as stat'ed just before the open */
+	off_t size;
 };
 
 /* True if @ops is new enough to have @field and sets it. */
@@ -235,6 +241,8 @@ void td_image_close(struct td_image *img)
 		assert(img->refs > 0);
 		if (--img->refs > 0)
 			return;
+		if (c->cached)
+			td_list_del(&img->link);
 		assert(td_list_empty(&c->done_q));
 		td_loop_defer_cancel(img->ctx.loop, &c->defer);
 		img->ops->close(img);
@@ -286,16 +294,96 @@ static void known_types(char *buf, size_t len)
 					i ? ", " : "", td_drivers[i]->name);
 }
 
-/* Opens one link of a chain named by @spec; fills @err on failure. */
-static int open_link(const char *spec, unsigned flags,
+static bool seen_has(const struct chain_seen *seen, dev_t dev, ino_t ino)
+{
+	unsigned i;
+
+	for (i = 0; i < seen->n; i++)
+		if (seen->dev[i] == dev && seen->ino[i] == ino)
+			return true;
+	return false;
+}
+
+/*
+ * A parent of driver @ops already open read-only in @ctx->cache for the
+ * file @st, with the same flags, or NULL. The file must not have changed
+ * since that open: a parent written meanwhile (vhd-util coalesce of its
+ * child into it, after which the storage manager re-points grandchildren
+ * at it and unpauses their VBDs) would be seen through tables read before
+ * the write, so a changed file is opened afresh instead.
+ */
+static struct td_image *cache_find(const struct td_image_ctx *ctx,
+				   const struct td_driver_ops *ops,
+				   unsigned flags, const struct stat *st)
+{
+	struct td_list *pos;
+
+	if (!ctx->cache || !(flags & TD_OPEN_PARENT))
+		return NULL;
+	td_list_for_each(pos, ctx->cache) {
+		struct td_image *img = td_list_entry(pos, struct td_image,
+						     link);
+		struct td_image_core *c = core_of(img);
+
+		if (img->ops == ops && img->flags == flags &&
+		    c->dev == st->st_dev && c->ino == st->st_ino &&
+		    c->size == st->st_size &&
+		    c->mtime.tv_sec == st->st_mtim.tv_sec &&
+		    c->mtime.tv_nsec == st->st_mtim.tv_nsec &&
+		    c->ctime.tv_sec == st->st_ctim.tv_sec &&
+		    c->ctime.tv_nsec == st->st_ctim.tv_nsec)
+			return img;
+	}
+	return NULL;
+}
+
+/*
+ * Takes a reference to the cached parent @img for a chain that is @depth
+ * images deep above it, after checking that @img's own chain (opened for
+ * another VBD, perhaps from files changed since) neither loops back into
+ * this one nor makes it too long.
+ */
+static int cache_share(struct td_image *img, unsigned depth,
+		       const struct chain_seen *seen, const char *spec,
+		       char *err, size_t errlen)
+{
+	struct td_image *p;
+
+	for (p = img; p; p = p->parent, depth++) {
+		struct td_image_core *c = core_of(p);
+
+		if (depth >= TD_CHAIN_MAX) {
+			seterr(err, errlen,
+			       "%s: image chain longer than %d images", spec,
+			       TD_CHAIN_MAX);
+			return -ELOOP;
+		}
+		if (p != img && c->has_id && seen_has(seen, c->dev, c->ino)) {
+			seterr(err, errlen,
+			       "%s: image chain loops back to an image already in it",
+			       spec);
+			return -ELOOP;
+		}
+	}
+	img->refs++;
+	return 0;
+}
+
+/*
+ * Opens one link of a chain named by @spec, the @depth'th image; fills
+ * @err on failure. Returns 1 if *@out is a shared parent whose own chain
+ * is already open.
+ */
+static int open_link(const char *spec, unsigned flags, unsigned depth,
 		     const struct td_image_ctx *ctx, struct chain_seen *seen,
 		     struct td_image **out, char *err, size_t errlen)
 {
 	const struct td_driver_ops *ops;
 	char type[32], known[128];
+	struct td_image *img;
 	const char *path;
 	struct stat st;
-	unsigned i;
+	bool has_id;
 	int rc;
 
 	rc = td_image_parse_spec(spec, type, sizeof(type), &path);
@@ -315,34 +403,64 @@ static int open_link(const char *spec, unsigned flags,
 	 * Paths that are not files (a ram size) cannot form a loop; a file
 	 * that cannot be stat'ed is left for the driver's open to report.
 	 */
-	if (stat(path, &st) == 0) {
-		for (i = 0; i < seen->n; i++) {
-			if (seen->dev[i] == st.st_dev &&
-			    seen->ino[i] == st.st_ino) {
-				seterr(err, errlen,
-				       "%s: image chain loops back to an image already in it",
-				       spec);
-				return -ELOOP;
-			}
+	has_id = stat(path, &st) == 0;
+	if (has_id) {
+		if (seen_has(seen, st.st_dev, st.st_ino)) {
+			seterr(err, errlen,
+			       "%s: image chain loops back to an image already in it",
+			       spec);
+			return -ELOOP;
 		}
 		seen->dev[seen->n] = st.st_dev;
 		seen->ino[seen->n] = st.st_ino;
 		seen->n++;
+		img = cache_find(ctx, ops, flags, &st);
+		if (img) {
+			rc = cache_share(img, depth, seen, spec, err, errlen);
+			if (rc)
+				return rc;
+			*out = img;
+			return 1;
+		}
 	}
 	rc = td_image_open(ops, path, flags, ctx, out);
-	if (rc)
+	if (rc) {
 		seterr(err, errlen, "%s: %s", spec, strerror(-rc));
-	return rc;
+		return rc;
+	}
+	/*
+	 * Identity from the path checked above: a file renamed over it in
+	 * between is the driver's to notice (the vhd driver compares the
+	 * inode it validated), and at worst this parent is not shared.
+	 */
+	if (has_id) {
+		struct td_image_core *c = core_of(*out);
+
+		c->has_id = true;
+		c->dev = st.st_dev;
+		c->ino = st.st_ino;
+		c->size = st.st_size;
+		c->mtime = st.st_mtim;
+		c->ctime = st.st_ctim;
+		if (ctx->cache && (flags & TD_OPEN_PARENT)) {
+			td_list_add_tail(&(*out)->link, ctx->cache);
+			c->cached = true;
+		}
+	}
+	return 0;
 }
 
-/* Opens the parent of @cur, if any, and links it. Returns 1 at chain end. */
+/*
+ * Opens the parent of @cur, if any, and links it. Returns 1 at chain end,
+ * which a shared parent is too (its own parents are already open).
+ */
 static int open_parent(struct td_image *cur, unsigned depth, unsigned flags,
 		       const struct td_image_ctx *ctx, struct chain_seen *seen,
 		       char *err, size_t errlen)
 {
 	char pspec[PATH_MAX + 32];
 	struct td_image *parent;
-	int rc;
+	int rc, shared;
 
 	if (!cur->ops->get_parent)
 		return 1;
@@ -360,12 +478,12 @@ static int open_parent(struct td_image *cur, unsigned depth, unsigned flags,
 		       cur->ops->name, cur->path, TD_CHAIN_MAX);
 		return -ELOOP;
 	}
-	rc = open_link(pspec,
-		       TD_OPEN_RDONLY | TD_OPEN_PARENT |
-			       (flags & TD_OPEN_NO_O_DIRECT),
-		       ctx, seen, &parent, err, errlen);
-	if (rc)
-		return rc;
+	shared = open_link(pspec,
+			   TD_OPEN_RDONLY | TD_OPEN_PARENT |
+				   (flags & TD_OPEN_NO_O_DIRECT),
+			   depth, ctx, seen, &parent, err, errlen);
+	if (shared < 0)
+		return shared;
 	cur->parent = parent; /* from here, closing cur closes parent */
 	if (cur->ops->validate_parent) {
 		rc = cur->ops->validate_parent(cur, parent);
@@ -377,7 +495,7 @@ static int open_parent(struct td_image *cur, unsigned depth, unsigned flags,
 			return rc;
 		}
 	}
-	return 0;
+	return shared;
 }
 
 int td_image_open_chain(const char *spec, unsigned flags,
@@ -392,8 +510,9 @@ int td_image_open_chain(const char *spec, unsigned flags,
 	seterr(err, errlen, "%s", "");
 	if (!spec || !leaf)
 		return -EINVAL;
-	rc = open_link(spec, flags & ~TD_OPEN_PARENT, ctx, &seen, &img, err,
-		       errlen);
+	/* the leaf is never shared: it is not opened as a parent */
+	rc = open_link(spec, flags & ~TD_OPEN_PARENT, 0, ctx, &seen, &img,
+		       err, errlen);
 	if (rc)
 		return rc;
 	for (cur = img;; cur = cur->parent, depth++) {
@@ -656,6 +775,8 @@ void td_image_stats(struct td_image *img, struct td_stats_sink *sink)
 	sink->u64(sink, "written_sectors", img->st_wr_sectors);
 	sink->u64(sink, "errors", img->st_errors);
 	sink->u64(sink, "forwarded", img->st_forwarded);
+	/* above 1: a parent shared by that many children in this process */
+	sink->u64(sink, "refs", (uint64_t)img->refs);
 	if (img->ops->stats)
 		img->ops->stats(img, sink);
 }

@@ -42,6 +42,12 @@ struct td_image_ctx {
 	struct td_loop *loop;
 	struct td_io *io;   /* the process's I/O backend */
 	unsigned depth;     /* max requests in flight at this image */
+	/*
+	 * Read-only parents open in this process (the server's image list,
+	 * td_image.link), so VBDs on children of one parent share it; NULL:
+	 * every chain opens its own. Loop thread only.
+	 */
+	struct td_list *cache;
 };
 
 /* block_status extents. */
@@ -156,13 +162,19 @@ int td_image_open(const struct td_driver_ops *ops, const char *path,
 /*
  * Opens "TYPE:PATH" and every parent it names, parents read-only, checking
  * each link with validate_parent and refusing loops. *leaf owns the chain.
- * On error, @err (if not NULL, @errlen bytes) names the failing image.
+ * With @ctx->cache, a parent already open there (same driver, device,
+ * inode and flags) is shared: it gains a reference and the walk stops,
+ * its own chain being open already. On error, @err (if not NULL, @errlen
+ * bytes) names the failing image.
  */
 int td_image_open_chain(const char *spec, unsigned flags,
 			const struct td_image_ctx *ctx, struct td_image **leaf,
 			char *err, size_t errlen);
 
-/* Closes @img and, through reference counts, its parents. */
+/*
+ * Drops a reference to @img; the last one closes it (leaving the cache)
+ * and drops its reference to its parent, and so on up the chain.
+ */
 void td_image_close(struct td_image *img);
 
 /*

@@ -158,6 +158,8 @@ static struct td_image_ctx td_vbd_ctx(struct td_vbd *vbd)
 		.loop = &vbd->srv->loop,
 		.io = vbd->srv->io,
 		.depth = TD_VBD_DEPTH,
+		/* read-only parents are shared by the VBDs of this process */
+		.cache = &vbd->srv->images,
 	};
 	return ctx;
 }

@@ -77,6 +77,40 @@ c.disconnect()
 PY
 must_fail nbdcopy "$IMG" "$URI"
 
+# A dynamic VHD: holes where nothing was written.
+if qemu-img --help | grep -qw vpc; then
+	VHD=$TD_TMP/dyn.vhd
+	qemu-img create -q -f vpc -o subformat=dynamic "$VHD" 64M ||
+		fail "qemu-img create vpc"
+	qemu-io -f vpc -c "write -P 0xab 4M 1M" "$VHD" >/dev/null ||
+		fail "qemu-io write"
+	nbd_create -a "vhd:$VHD" -R
+	nbdinfo --map --json "$URI" >"$TD_TMP/map.json" || fail "vhd map"
+	size=$(nbdinfo --size "$URI") || fail "vhd size"
+	python3 - "$TD_TMP/map.json" "$size" <<'PY' || fail "vhd map content"
+import json, sys
+m = json.load(open(sys.argv[1]))
+def state(off):
+    for e in m:
+        if e["offset"] <= off < e["offset"] + e["length"]:
+            return e["type"]
+    raise SystemExit("no extent at %d in %s" % (off, m))
+assert state(0) & 1 and state(0) & 2, m            # hole, zero
+assert state(4 << 20) == 0, m                       # data
+assert state((5 << 20) - 512) == 0, m
+# qemu allocates whole 2 MiB VHD blocks: the next block is a hole again
+assert state(6 << 20) & 1, m
+assert state((64 << 20) - 512) & 1, m
+assert sum(e["length"] for e in m) == int(sys.argv[2]), m
+PY
+	# Its data reads back through the export as qemu reads the file.
+	qemu-img convert -f vpc -O raw "$VHD" "$TD_TMP/vhd-qemu.raw" ||
+		fail "qemu-img convert vpc"
+	nbdcopy "$URI" "$TD_TMP/vhd-nbd.raw" || fail "nbdcopy from vhd"
+	cmp "$TD_TMP/vhd-qemu.raw" "$TD_TMP/vhd-nbd.raw" ||
+		fail "vhd data through NBD differs from qemu's reading"
+fi
+
 # -N: no NBD export at all.
 nbd_create -a "aio:$RO" -R -N
 [ -z "$NBD_SOCK" ] || fail "-N still exported $NBD_SOCK"

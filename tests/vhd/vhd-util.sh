@@ -1,0 +1,220 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+# vhd-util round trips: create, snapshot, query, check, set, read, scan,
+# coalesce, modify, repair, resize/revert, fill, and their error paths.
+. "$top_srcdir/tests/functions.sh"
+set -e
+VU="$top_builddir/control/vhd-util"
+VW="$top_builddir/tests/vhd/vhd-write"
+cd "$TD_TMP"
+
+# create: dynamic, fixed, oversized BAT
+"$VU" create -n base.vhd -s 64
+"$VU" create -n fixed.vhd -s 16 -r
+"$VU" create -n big.vhd -s 10 -S 2048
+[ "$("$VU" query -n base.vhd -v)" = 64 ] || fail "virtual size"
+[ "$("$VU" query -n big.vhd -S)" = 2048 ] || fail "max size for fast resize"
+[ "$("$VU" query -n fixed.vhd -v)" = 16 ] || fail "fixed size"
+[ "$(stat -c %s fixed.vhd)" = $((16 * 1048576 + 512)) ] || fail "fixed layout"
+"$VU" read -n base.vhd -p | grep -q 'Disk type *: Dynamic hard disk' ||
+	fail "read -p disk type"
+"$VU" read -n fixed.vhd -p | grep -q 'Disk type *: Fixed hard disk' ||
+	fail "fixed disk type"
+one_line_error "$VU" create -n base.vhd -s 64          # exists
+one_line_error "$VU" create -n x.vhd -s 3000000        # above 2040 GiB
+one_line_error "$VU" create -n x.vhd                   # no size
+"$VU" create --help | grep -q 'usage: vhd-util create' || fail "--help"
+
+# data into the base, then a snapshot with its own data
+make_pattern_file p1 3 1
+make_pattern_file p2 1 2
+"$VW" base.vhd 0 p1
+"$VW" base.vhd 40960 p2                 # 20 MiB
+"$VU" check -n base.vhd
+[ "$("$VU" query -n base.vhd -a)" = 3 ] || fail "allocated blocks"
+"$VU" snapshot -n child.vhd -p base.vhd
+"$VU" query -n child.vhd -p | grep -q "/base.vhd$" || fail "query -p"
+[ "$("$VU" query -n child.vhd -d)" = "chain depth: 2" ] || fail "depth"
+[ "$("$VU" query -n base.vhd -p)" = "base.vhd has no parent" ] ||
+	fail "no parent"
+"$VU" read -n child.vhd -p | grep -q 'Disk type *: Differencing hard disk' ||
+	fail "differencing type"
+"$VU" read -n child.vhd -p | grep -q 'decoded name : .*base.vhd' ||
+	fail "decoded locator"
+make_pattern_file p3 1 3
+"$VW" child.vhd 2048 p3                 # 1 MiB into block 0
+"$VU" check -n child.vhd -p | grep -q "base.vhd is valid" || fail "check -p"
+
+# expected content of the chain, computed independently
+python3 - <<'PY'
+size = 64 << 20
+img = bytearray(size)
+def put(f, sec):
+    d = open(f, "rb").read()
+    img[sec * 512:sec * 512 + len(d)] = d
+put("p1", 0); put("p2", 40960); put("p3", 2048)
+open("expect.raw", "wb").write(img)
+PY
+"$VU" read -n child.vhd -r 0 -c 131072 > got.raw
+cmp expect.raw got.raw || fail "chain read differs"
+
+# hidden flag and marker
+"$VU" set -n base.vhd -f hidden -v 1
+[ "$("$VU" query -n base.vhd -f)" = "hidden: 1" ] || fail "hidden"
+"$VU" set -n base.vhd -f marker -v 7
+[ "$("$VU" query -n base.vhd -m)" = "marker: 7" ] || fail "marker"
+one_line_error "$VU" set -n base.vhd -f bogus -v 1
+one_line_error "$VU" set -n base.vhd -f hidden -v 2
+"$VU" check -n base.vhd
+
+# json
+"$VU" query -n child.vhd --json | python3 -c '
+import json, sys
+o = json.load(sys.stdin)
+assert o["type"] == "differencing" and o["depth"] == 2, o
+assert o["parent"].endswith("/base.vhd"), o
+assert o["virtual_size"] == 64 << 20'
+"$VU" check -n child.vhd -p --json | python3 -c '
+import json, sys
+a = json.load(sys.stdin)
+assert [x["valid"] for x in a] == [True, True], a'
+
+# scan in blktap's format, and as a tree
+"$VU" scan -f -m "$TD_TMP/*.vhd" > scan.out
+grep -q "^vhd=child.vhd capacity=67108864 size=[0-9]* hidden=0 parent=base.vhd$" \
+	scan.out || { cat scan.out; fail "scan line"; }
+grep -q "^vhd=base.vhd capacity=67108864 size=[0-9]* hidden=1 parent=none$" \
+	scan.out || { cat scan.out; fail "scan base line"; }
+"$VU" scan -p -m "$TD_TMP/*.vhd" | grep -q "^   vhd=child.vhd" ||
+	fail "scan tree"
+"$VU" scan -m "$TD_TMP/*.vhd" --json | python3 -c '
+import json, sys
+a = json.load(sys.stdin)
+assert len(a) == 4, a'
+
+# coalesce the child into the base: the base then holds the chain
+cp base.vhd base.orig
+# -x: into a copy of the parent under another name (same UUID); the
+# parent the locators name is untouched. A wrong image is refused.
+cp base.vhd step.vhd
+"$VU" coalesce -n child.vhd -x step.vhd > co.out
+cmp base.vhd base.orig || fail "-x wrote the locators' parent"
+"$VU" read -n step.vhd -r 0 -c 131072 > got.raw
+cmp expect.raw got.raw || fail "coalesce -x differs"
+"$VU" create -n alien.vhd -s 64
+one_line_error "$VU" coalesce -n child.vhd -x alien.vhd
+one_line_error "$VU" coalesce -n child.vhd -a base.vhd
+# SM parses the count: the child owns 1 MiB
+"$VU" coalesce -n child.vhd > co.out
+[ "$(cat co.out)" = "Coalesced 2048 sectors" ] || fail "coalesce output: $(cat co.out)"
+"$VU" check -n base.vhd
+"$VU" read -n base.vhd -r 0 -c 131072 > got.raw
+cmp expect.raw got.raw || fail "coalesced base differs"
+# coalesce -o: the whole chain into a new image
+cp base.orig base.vhd
+"$VU" coalesce -n child.vhd -o flat.vhd
+"$VU" read -n flat.vhd -r 0 -c 131072 > got.raw
+cmp expect.raw got.raw || fail "coalesce -o differs"
+
+# modify -p re-points a child; mismatched UUIDs are refused on open
+"$VU" create -n other.vhd -s 64
+"$VU" modify -n child.vhd -p other.vhd
+"$VU" query -n child.vhd -p | grep -q "/other.vhd$" || fail "modify -p"
+"$VU" modify -n child.vhd -P base.vhd
+"$VU" read -n child.vhd -r 0 -c 131072 > got.raw
+cmp expect.raw got.raw || fail "re-parented chain differs"
+"$VU" create -n o2.vhd -s 64
+"$VU" snapshot -n c2.vhd -p o2.vhd
+rm o2.vhd; cp base.vhd o2.vhd
+one_line_error "$VU" check -n c2.vhd
+one_line_error "$VU" read -n c2.vhd -r 0 -c 1
+
+# fill: the child gets every block, content unchanged
+cp child.vhd filled.vhd
+"$VU" fill -n filled.vhd
+[ "$("$VU" query -n filled.vhd -a)" = 32 ] || fail "fill allocated"
+"$VU" read -n filled.vhd -r 0 -c 131072 > got.raw
+cmp expect.raw got.raw || fail "filled content differs"
+
+# repair rebuilds a lost tail footer; check -i accepts it missing
+cp base.vhd r.vhd
+sz=$(stat -c %s r.vhd)
+python3 -c "
+import sys
+f = open('r.vhd', 'r+b'); f.seek($sz - 512); f.write(b'\xc7' * 512)"
+one_line_error "$VU" check -n r.vhd
+"$VU" check -n r.vhd -i
+"$VU" repair -n r.vhd
+"$VU" check -n r.vhd
+
+# resize: fast within the BAT, journaled past it, revert undoes
+"$VU" resize -n big.vhd -s 100 -f
+[ "$("$VU" query -n big.vhd -v)" = 100 ] || fail "fast resize"
+cp base.vhd grow.vhd
+one_line_error "$VU" resize -n grow.vhd -s 200 -f
+"$VU" resize -n grow.vhd -s 200 -j grow.journal
+[ "$("$VU" query -n grow.vhd -v)" = 200 ] || fail "journaled resize"
+[ ! -e grow.journal ] || fail "journal left behind"
+"$VU" check -n grow.vhd
+"$VU" read -n grow.vhd -r 0 -c 131072 > got.raw
+"$VU" read -n base.vhd -r 0 -c 131072 > want.raw
+cmp want.raw got.raw || fail "resized content differs"
+one_line_error "$VU" resize -n grow.vhd -s 100 -j j2   # shrink
+grep -q "refusing to shrink from 200 MB to 100 MB" "$TD_TMP/err.out" ||
+	fail "shrink message"
+[ "$("$VU" query -n grow.vhd -v)" = 200 ] || fail "refused shrink changed it"
+
+# an interrupted resize: journal + poison, revert restores the file
+cp base.vhd rv.vhd
+cp rv.vhd rv.orig
+python3 - <<'PY'
+import struct
+# the journal vhd-util writes: magic, size, region length, tail offset,
+# the region, the tail footer (this is what resize saves first)
+d = open("rv.vhd", "rb").read()
+region = 8192
+hdr = b"tdvhdjr1" + struct.pack("=QQQ", len(d), region, len(d) - 512)
+open("rv.journal", "wb").write(hdr + d[:region] + d[-512:])
+f = open("rv.vhd", "r+b")
+f.seek(0); f.write(b"v_poison")          # disabled, as during resize
+f.seek(1536); f.write(b"\x00" * 4096)    # half-written new BAT
+f.truncate(len(d) + (4 << 20))
+PY
+one_line_error "$VU" set -n rv.vhd -f hidden -v 1
+"$VU" revert -n rv.vhd -j rv.journal
+cmp rv.vhd rv.orig || fail "revert did not restore the image"
+
+# corrupt images: precise one-line errors, file untouched
+cp base.vhd bad.vhd
+python3 -c "
+import struct
+f = open('bad.vhd', 'r+b'); f.seek(1536 + 4); f.write(struct.pack('>I', 0x7fffff))"
+sum1=$(sha256sum bad.vhd)
+one_line_error "$VU" set -n bad.vhd -f hidden -v 1 2>&1 |
+	grep -q "BAT entry 1 at offset 0x604: bitmap at 0xfffffe00 is past end of file" ||
+	fail "BAT error message"
+one_line_error "$VU" repair -n bad.vhd
+one_line_error "$VU" coalesce -n bad.vhd
+[ "$(sha256sum bad.vhd)" = "$sum1" ] || fail "a corrupt file was written"
+# repair restores a destroyed batmap header (tap 1.3 images have one)
+"$VU" create -n bm.vhd -s 64
+"$VW" bm.vhd 4096 p3
+"$VU" read -n bm.vhd -r 0 -c 131072 > want.raw
+python3 -c "
+f = open('bm.vhd', 'r+b'); f.seek(2048); f.write(b'\xee' * 512)"
+one_line_error "$VU" check -n bm.vhd
+"$VU" repair -n bm.vhd
+"$VU" check -n bm.vhd
+python3 -c "
+f = open('bm.vhd', 'rb'); f.seek(2048)
+assert f.read(8) == b'tdbatmap', 'no batmap header after repair'"
+"$VU" read -n bm.vhd -r 0 -c 131072 > got.raw
+cmp want.raw got.raw || fail "repair changed the data"
+
+# scan -l says it reads no LVM metadata, and fails clearly without /dev/VG
+one_line_error "$VU" scan -f -l no-such-vg-$$ -m "*"
+grep -q "LVM metadata is not read" "$TD_TMP/err.out" || fail "scan -l note"
+
+one_line_error "$VU" query -n nonexistent.vhd -v
+one_line_error "$VU" bogusverb
+exit 0
