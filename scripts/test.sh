@@ -58,6 +58,10 @@ UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 
 stage "unit tests under valgrind (gcc build)"
 vpass=0 vfail=0
+# What make check's test environment provides (tests/tests.am), with a
+# timeout for valgrind's slowdown.
+export top_builddir="$top/build/gcc" top_srcdir="$top"
+export CK_DEFAULT_TIMEOUT=600
 for t in build/gcc/tests/unit/test-*; do
 	[ -x "$t" ] || continue
 	case "$t" in *.o|*.log|*.trs) continue ;; esac
