@@ -15,8 +15,12 @@
 # docs/performance.md. Bounded: RUNTIME seconds per job (default 4) plus
 # one of ramp-up, 20 runs per round: about 5 minutes with the defaults.
 #
+# -b BUILDDIR adds a second tapdisk, built in BUILDDIR (an older tree, say),
+# serving the raw file in the same rounds: "ours-b" and a column ours/b
+# compare the two builds within one run, on the same noisy machine.
+#
 # Usage: bench/nbd-bench.sh [-t SECONDS] [-r ROUNDS] [-s IMAGE_MIB]
-#                           [-o TABLE.md]
+#                           [-b BUILDDIR] [-o TABLE.md]
 # Run from a build directory (or set top_builddir); as root, like tapdisk.
 set -u
 
@@ -24,56 +28,32 @@ RUNTIME=4
 ROUNDS=3
 SIZE_MIB=1024
 TABLE_OUT=
-while getopts "t:r:s:o:h" opt; do
-	case $opt in
-	t) RUNTIME=$OPTARG ;;
-	r) ROUNDS=$OPTARG ;;
-	s) SIZE_MIB=$OPTARG ;;
-	o) TABLE_OUT=$OPTARG ;;
-	*) sed -n '3,21s/^# \{0,1\}//p' "$0"; exit 2 ;;
+BASE_BUILD=
+BENCH_NAME=nbd-bench
+. "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh"
+# The options only this benchmark has, for bench_options.
+bench_option() { # letter value
+	case $1 in
+	r) ROUNDS=$2 ;;
+	b) BASE_BUILD=$2 ;;
 	esac
-done
-[[ $RUNTIME =~ ^[0-9]+$ ]] && [ "$RUNTIME" -ge 1 ] && [ "$RUNTIME" -le 30 ] ||
-	{ echo "nbd-bench: -t must be 1..30 seconds" >&2; exit 2; }
-[[ $ROUNDS =~ ^[0-9]+$ ]] && [ "$ROUNDS" -ge 1 ] && [ "$ROUNDS" -le 9 ] ||
-	{ echo "nbd-bench: -r must be 1..9" >&2; exit 2; }
-[[ $SIZE_MIB =~ ^[0-9]+$ ]] && [ "$SIZE_MIB" -ge 64 ] &&
-	[ "$SIZE_MIB" -le 8192 ] ||
-	{ echo "nbd-bench: -s must be 64..8192 MiB" >&2; exit 2; }
+}
+bench_options 3,25 "r:b:" "$@"
+bench_check_range "$ROUNDS" 1 9 "-r must be 1..9"
+[ -z "$BASE_BUILD" ] || [ -x "$BASE_BUILD/tapdisk/tapdisk" ] ||
+	bench_die 2 "no tapdisk built in $BASE_BUILD"
 
-: "${top_builddir:=$PWD}"
-for d in tapdisk control; do
-	[ -d "$top_builddir/$d" ] && PATH="$top_builddir/$d:$PATH"
-done
-export PATH
-for c in tapdisk tap-ctl fio python3 qemu-nbd qemu-img nbdkit nbdinfo; do
-	command -v "$c" >/dev/null ||
-		{ echo "nbd-bench: $c not found (build first, or install it)" >&2
-		  exit 2; }
-done
+bench_path tapdisk control
+bench_require "build first, or install it" tapdisk tap-ctl fio python3 \
+	qemu-nbd qemu-img nbdkit nbdinfo
 fio --enghelp 2>/dev/null | grep -qw nbd ||
-	{ echo "nbd-bench: fio has no nbd engine" >&2; exit 2; }
-[ -d /dev/shm ] && [ -w /dev/shm ] ||
-	{ echo "nbd-bench: /dev/shm is not writable" >&2; exit 2; }
+	bench_die 2 "fio has no nbd engine"
+[ -d /dev/shm ] && [ -w /dev/shm ] || bench_die 2 "/dev/shm is not writable"
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/nbd-bench.XXXXXX")
-TAPDISK_RUN_DIR=$WORK/run
-export TAPDISK_RUN_DIR
-mkdir -m 0700 "$TAPDISK_RUN_DIR"
+bench_workdir
 IMG=/dev/shm/td-nbd-bench.$$.raw
 VHD=/dev/shm/td-nbd-bench.$$.vhd
-PIDS=()
-
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do
-		kill "$p" 2>/dev/null
-	done
-	rm -f "$IMG" "$VHD"
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+BENCH_FILES+=("$IMG" "$VHD")
 
 # Written, not sparse: reads must touch real pages.
 dd if=/dev/urandom of="$IMG" bs=1M count="$SIZE_MIB" status=none ||
@@ -81,11 +61,7 @@ dd if=/dev/urandom of="$IMG" bs=1M count="$SIZE_MIB" status=none ||
 
 # Waits until an NBD server answers at URI $1.
 wait_nbd() {
-	local i
-	for ((i = 0; i < 100; i++)); do
-		nbdinfo --size "$1" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
+	bench_wait_nbd "$1" 100 && return 0
 	echo "nbd-bench: no NBD server at $1" >&2
 	return 1
 }
@@ -93,19 +69,18 @@ wait_nbd() {
 # The start_* functions set URI to the new server's address and record
 # its pid for cleanup (they must not run in a subshell).
 
-# Our export of "TYPE:PATH" $1.
+# Our export of "TYPE:PATH" $1 (by the tapdisk and tap-ctl of build dir
+# $2 if given).
 start_ours() {
-	local dev minor pid sock
+	local dev minor pid sock p=$PATH
 	URI=
-	dev=$(tap-ctl create -a "$1") || return 1
+	[ -n "${2:-}" ] && p="$2/tapdisk:$2/control:$PATH"
+	dev=$(PATH=$p TAPDISK_BIN=${2:+$2/tapdisk/tapdisk} tap-ctl create \
+		-a "$1") || return 1
 	minor=${dev##*tapdev}
-	read -r pid sock < <(tap-ctl list -m "$minor" --json | python3 -c '
-import json, sys
-for t in json.load(sys.stdin)["tapdisks"]:
-    for v in t["vbds"]:
-        print(t["pid"], v["exports"]["nbd"]["nbd_socket"])')
+	read -r pid sock < <(bench_nbd_export_of "$minor")
 	[ -n "$pid" ] || return 1
-	PIDS+=("$pid")
+	BENCH_PIDS+=("$pid")
 	URI="nbd+unix:///?socket=$sock"
 }
 
@@ -113,14 +88,14 @@ for t in json.load(sys.stdin)["tapdisks"]:
 start_qemu_nbd() {
 	local sock=$WORK/$3.sock
 	qemu-nbd -f "$1" -t -k "$sock" "$2" >"$WORK/$3.log" 2>&1 &
-	PIDS+=($!)
+	BENCH_PIDS+=($!)
 	URI="nbd+unix:///?socket=$sock"
 }
 
 start_nbdkit() {
 	local sock=$WORK/nbdkit.sock
 	nbdkit -f -U "$sock" file "$1" >"$WORK/nbdkit.log" 2>&1 &
-	PIDS+=($!)
+	BENCH_PIDS+=($!)
 	URI="nbd+unix:///?socket=$sock"
 }
 
@@ -133,11 +108,7 @@ run_fio() {
 		--runtime="$RUNTIME" --ramp_time=1 --norandommap \
 		--randrepeat=0 --output-format=json >"$out" 2>/dev/null ||
 		{ echo "0 0"; return; }
-	sed -n '/^{/,$p' "$out" | python3 -c '
-import json, sys
-j = json.load(sys.stdin)["jobs"][0]
-io = j["write"] if j["write"]["io_bytes"] > j["read"]["io_bytes"] else j["read"]
-print("%.0f %.0f" % (io["iops"], io["bw_bytes"] / 1e6))'
+	bench_fio_nbd_result <"$out"
 }
 
 JOBS=("randread 4k 32" "randwrite 4k 32" "read 1M 8" "write 1M 8")
@@ -163,6 +134,11 @@ median() {
 
 TARGETS=(ours qemu-nbd nbdkit)
 URIS=("$U_OURS" "$U_QEMU" "$U_KIT")
+if [ -n "$BASE_BUILD" ]; then
+	start_ours "aio:$IMG" "$BASE_BUILD" && wait_nbd "$URI" || exit 1
+	TARGETS+=(ours-b)
+	URIS+=("$URI")
+fi
 VHD_OK=0
 # Dynamic VHD: written in full by qemu-img, served by us and qemu-nbd.
 if qemu-img convert -U -f raw -O vpc -o subformat=dynamic "$IMG" "$VHD" \
@@ -193,21 +169,26 @@ for k in "${!ALL[@]}"; do
 	RES[$k]=$(median "${runs[@]}")
 done
 
-ratio() { python3 -c '
-import sys
-a, b = float(sys.argv[1]), float(sys.argv[2])
-print("%.2f" % (a / b) if b else "n/a")' "$1" "$2"; }
+ratio() { bench_ratio "$1" "$2" n/a; }
 
 TABLE=$WORK/table.md
 {
-	echo "| job | ours IOPS | qemu-nbd IOPS | nbdkit IOPS | ours / best peer |"
-	echo "|---|---|---|---|---|"
+	b_head= b_sep=
+	[ -n "$BASE_BUILD" ] && b_head=" ours-b IOPS | ours-b / best peer | ours / ours-b |" &&
+		b_sep="---|---|---|"
+	echo "| job | ours IOPS | qemu-nbd IOPS | nbdkit IOPS | ours / best peer |$b_head"
+	echo "|---|---|---|---|---|$b_sep"
 	for j in "${!JOBS[@]}"; do
 		read -r o _ <<<"${RES["$j,ours"]}"
 		read -r q _ <<<"${RES["$j,qemu-nbd"]}"
 		read -r k _ <<<"${RES["$j,nbdkit"]}"
 		best=$((q > k ? q : k))
-		echo "| ${NAMES[$j]} | $o | $q | $k | $(ratio "$o" "$best") |"
+		b_cols=
+		if [ -n "$BASE_BUILD" ]; then
+			read -r b _ <<<"${RES["$j,ours-b"]}"
+			b_cols=" $b | $(ratio "$b" "$best") | $(ratio "$o" "$b") |"
+		fi
+		echo "| ${NAMES[$j]} | $o | $q | $k | $(ratio "$o" "$best") |$b_cols"
 	done
 	if [ "$VHD_OK" = 1 ]; then
 		echo

@@ -23,60 +23,29 @@ set -u
 RUNTIME=5
 SIZE_MIB=1024
 TABLE_OUT=
-while getopts "t:s:o:h" opt; do
-	case $opt in
-	t) RUNTIME=$OPTARG ;;
-	s) SIZE_MIB=$OPTARG ;;
-	o) TABLE_OUT=$OPTARG ;;
-	*) sed -n '3,22s/^# \{0,1\}//p' "$0"; exit 2 ;;
-	esac
-done
-[[ $RUNTIME =~ ^[0-9]+$ ]] && [ "$RUNTIME" -ge 1 ] && [ "$RUNTIME" -le 30 ] ||
-	{ echo "ring-bench: -t must be 1..30 seconds" >&2; exit 2; }
-[[ $SIZE_MIB =~ ^[0-9]+$ ]] && [ "$SIZE_MIB" -ge 64 ] &&
-	[ "$SIZE_MIB" -le 8192 ] ||
-	{ echo "ring-bench: -s must be 64..8192 MiB" >&2; exit 2; }
+BENCH_NAME=ring-bench
+. "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh"
+bench_options 3,22 "" "$@"
 
-: "${top_builddir:=$PWD}"
-for d in tapdisk control tests/blkfront; do
-	[ -d "$top_builddir/$d" ] && PATH="$top_builddir/$d:$PATH"
-done
-export PATH
-for c in tapdisk tap-ctl td-blkfront fio python3; do
-	command -v "$c" >/dev/null ||
-		{ echo "ring-bench: $c not found (build first, or install it)" >&2
-		  exit 2; }
-done
-[ -d /dev/shm ] && [ -w /dev/shm ] ||
-	{ echo "ring-bench: /dev/shm is not writable" >&2; exit 2; }
+bench_path tapdisk control tests/blkfront
+bench_require "build first, or install it" tapdisk tap-ctl td-blkfront fio \
+	python3
+[ -d /dev/shm ] && [ -w /dev/shm ] || bench_die 2 "/dev/shm is not writable"
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/ring-bench.XXXXXX")
-TAPDISK_RUN_DIR=$WORK/run
-export TAPDISK_RUN_DIR
-mkdir -m 0700 "$TAPDISK_RUN_DIR"
+bench_workdir
 IMG=/dev/shm/td-ring-bench.$$.raw
-PIDS=()
-
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do
-		kill "$p" 2>/dev/null
-	done
-	rm -f "$IMG"
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+BENCH_FILES+=("$IMG")
 
 # Written, not sparse: reads must touch real pages, as fio's do.
 dd if=/dev/urandom of="$IMG" bs=1M count="$SIZE_MIB" status=none ||
 	{ echo "ring-bench: cannot write $IMG" >&2; exit 1; }
 
 # tapdisk with io engine $1 serving the image as minor $2; prints the pid.
+# Runs in $(...), so it cannot add to BENCH_PIDS: bench_cleanup stops the
+# tapdisk through its socket in the run directory.
 start_tapdisk() {
 	local pid
 	pid=$(tap-ctl spawn --io-engine "$1") || return 1
-	PIDS+=("$pid")
 	tap-ctl attach -p "$pid" -m "$2" >/dev/null &&
 		tap-ctl open -p "$pid" -m "$2" -a "aio:$IMG" -N >/dev/null ||
 		return 1
@@ -91,11 +60,7 @@ PID_OF[uring]=$(start_tapdisk uring 1) || { echo "ring-bench: tapdisk uring" >&2
 ours() { # engine minor rw bs qd
 	td-blkfront -p "${PID_OF[$1]}" -m "$2" -o 2 -i 256 bench --rw "$3" \
 		--bs "$4" --iodepth "$5" --runtime "$RUNTIME" --json |
-	python3 -c '
-import json, sys
-d = json.load(sys.stdin)["total"]
-l = d["lat_us"]
-print("%.0f %.1f %.1f %.1f" % (d["iops"], d["mib_s"], l["p50"], l["p99"]))'
+	bench_blkfront_result
 }
 
 theirs() { # engine rw bs qd
@@ -130,12 +95,8 @@ for j in "${JOBS[@]}"; do
 		"fio libaio|$f_aio"; do
 		IFS='|' read -r runner res <<<"$row"
 		read -r iops mib p50 p99 <<<"$res"
-		ratios=$(python3 -c '
-import sys
-i, a, b = (float(x) for x in sys.argv[1:])
-print(" ".join("%.2f" % (i / x) if x else "-" for x in (a, b)))' \
-			"$iops" "$fur" "$fai")
-		read -r rur rai <<<"$ratios"
+		rur=$(bench_ratio "$iops" "$fur")
+		rai=$(bench_ratio "$iops" "$fai")
 		printf '%-18s %-26s %10s %9s %9s %9s %9s %9s\n' "$name" \
 			"$runner" "$iops" "$mib" "$p50" "$p99" "$rur" "$rai"
 		ROWS+=("| $name | $runner | $iops | $mib | $p50 | $p99 | $rur | $rai |")

@@ -31,56 +31,29 @@ set -u
 RUNTIME=5
 SIZE_MIB=512
 TABLE_OUT=
-while getopts "t:s:o:h" opt; do
-	case $opt in
-	t) RUNTIME=$OPTARG ;;
-	s) SIZE_MIB=$OPTARG ;;
-	o) TABLE_OUT=$OPTARG ;;
-	*) sed -n '3,20s/^# \{0,1\}//p' "$0"; exit 2 ;;
-	esac
-done
-[[ $RUNTIME =~ ^[0-9]+$ ]] && [ "$RUNTIME" -ge 1 ] && [ "$RUNTIME" -le 30 ] ||
-	{ echo "vhd-bench: -t must be 1..30 seconds" >&2; exit 2; }
-[[ $SIZE_MIB =~ ^[0-9]+$ ]] && [ "$SIZE_MIB" -ge 64 ] &&
-	[ "$SIZE_MIB" -le 8192 ] ||
-	{ echo "vhd-bench: -s must be 64..8192 MiB" >&2; exit 2; }
+BENCH_NAME=vhd-bench
+. "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh"
+bench_options 3,20 "" "$@"
 
-: "${top_builddir:=$PWD}"
-for d in tapdisk control tests/blkfront; do
-	[ -d "$top_builddir/$d" ] && PATH="$top_builddir/$d:$PATH"
-done
-export PATH
-for c in tapdisk tap-ctl td-blkfront vhd-util python3; do
-	command -v "$c" >/dev/null ||
-		{ echo "vhd-bench: $c not found (build first)" >&2; exit 2; }
-done
+bench_path tapdisk control tests/blkfront
+bench_require "build first" tapdisk tap-ctl td-blkfront vhd-util python3
 BENCH_DIR=${BENCH_DIR:-/dev/shm}
 [ -d "$BENCH_DIR" ] && [ -w "$BENCH_DIR" ] ||
-	{ echo "vhd-bench: $BENCH_DIR is not writable" >&2; exit 2; }
+	bench_die 2 "$BENCH_DIR is not writable"
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/vhd-bench.XXXXXX")
-TAPDISK_RUN_DIR=$WORK/run
-export TAPDISK_RUN_DIR
-mkdir -m 0700 "$TAPDISK_RUN_DIR"
+bench_workdir
 VHD=$BENCH_DIR/td-vhd-bench.$$.vhd
 RAW=$BENCH_DIR/td-vhd-bench.$$.raw
 CHILD=$BENCH_DIR/td-vhd-bench.$$.child.vhd
 COPY=$BENCH_DIR/td-vhd-bench.$$.copy
+BENCH_FILES+=("$VHD" "$RAW" "$CHILD" "$COPY")
 QPID=
 
-cleanup() {
-	local s pid
-	for s in "$TAPDISK_RUN_DIR"/tapdisk-*.sock; do
-		[ -e "$s" ] || continue
-		pid=${s##*/tapdisk-}
-		kill "${pid%.sock}" 2>/dev/null
-	done
+# qemu-nbd, when running; not in BENCH_PIDS as it is stopped (and its pid
+# freed) before the end.
+bench_on_exit() {
 	[ -n "$QPID" ] && kill "$QPID" 2>/dev/null
-	rm -f "$VHD" "$RAW" "$CHILD" "$COPY"
-	rm -rf "$WORK"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 # Fresh images: "new" (empty VHD, sparse raw) or "full" (every VHD block
 # allocated and full, raw written).
@@ -101,17 +74,10 @@ run() { # spec rw bs qd
 	local dev minor pid rc=0
 	dev=$(tap-ctl create -a "$1" -N) || return 1
 	minor=${dev##*tapdev}
-	pid=$(tap-ctl list -m "$minor" --json | python3 -c '
-import json, sys
-print(json.load(sys.stdin)["tapdisks"][0]["pid"])') || return 1
+	pid=$(bench_tapdisk_of "$minor") || return 1
 	td-blkfront -p "$pid" -m "$minor" -o 2 -i 256 bench --rw "$2" \
 		--bs "$3" --iodepth "$4" --runtime "$RUNTIME" --json |
-	python3 -c '
-import json, sys
-d = json.load(sys.stdin)["total"]
-l = d["lat_us"]
-print("%.0f %.1f %.1f %.1f" % (d["iops"], d["mib_s"], l["p50"], l["p99"]))' ||
-		rc=1
+		bench_blkfront_result || rc=1
 	tap-ctl destroy -p "$pid" -m "$minor" >/dev/null || rc=1
 	return $rc
 }
@@ -129,10 +95,7 @@ for j in "${JOBS[@]}"; do
 				 exit 1; }
 	r_vhd=$(run "vhd:$VHD" "$rw" "$bs" "$qd") || r_vhd="0 0 0 0"
 	r_raw=$(run "aio:$RAW" "$rw" "$bs" "$qd") || r_raw="0 0 0 0"
-	ratio=$(python3 -c '
-import sys
-a, b = float(sys.argv[1]), float(sys.argv[2])
-print("%.2f" % (a / b) if b else "-")' "${r_vhd%% *}" "${r_raw%% *}")
+	ratio=$(bench_ratio "${r_vhd%% *}" "${r_raw%% *}")
 	for row in "vhd|$r_vhd|$ratio" "raw|$r_raw|"; do
 		IFS='|' read -r img res rat <<<"$row"
 		read -r iops mib p50 p99 <<<"$res"
@@ -147,10 +110,6 @@ mbs() { python3 -c '
 import sys
 b, t0, t1 = float(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
 print("%.0f" % (b / 1e6 / (t1 - t0)) if t1 > t0 else "0")' "$@"; }
-ratio2() { python3 -c '
-import sys
-a, b = float(sys.argv[1]), float(sys.argv[2])
-print("%.2f" % (a / b) if b else "-")' "$1" "$2"; }
 
 # Coalesce: a child with every block allocated (vhd-util fill) into its
 # empty parent, so every parent block is allocated on the way; cp copies
@@ -173,7 +132,7 @@ if head -c "$((SIZE_MIB << 20))" /dev/urandom >"$RAW" &&
 else
 	echo "vhd-bench: coalesce images could not be made" >&2
 fi
-co_ratio=$(ratio2 "$co_mbs" "$cp_mbs")
+co_ratio=$(bench_ratio "$co_mbs" "$cp_mbs")
 printf '%-26s %-5s %10s %9s %9s %9s %8s\n' "coalesce ${SIZE_MIB} MiB" \
 	vhd - "$co_mbs" - - "$co_ratio"
 printf '%-26s %-5s %10s %9s %9s %9s %8s\n' "coalesce ${SIZE_MIB} MiB" \
@@ -188,21 +147,8 @@ fio_nbd() { # uri rw bs qd -> "iops mb_s"
 	fio --name=b --ioengine=nbd --uri="$1" --rw="$2" --bs="$3" \
 		--iodepth="$4" --size="$((SIZE_MIB / 2))M" --time_based \
 		--runtime="$RUNTIME" --norandommap --randrepeat=0 \
-		--output-format=json 2>/dev/null | sed -n '/^{/,$p' |
-	python3 -c '
-import json, sys
-j = json.load(sys.stdin)["jobs"][0]
-io = j["write"] if j["write"]["io_bytes"] > j["read"]["io_bytes"] else j["read"]
-print("%.0f %.0f" % (io["iops"], io["bw_bytes"] / 1e6))' 2>/dev/null ||
-	echo "0 0"
-}
-wait_sock() {
-	local i
-	for i in $(seq 50); do
-		nbdinfo --size "$1" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	return 1
+		--output-format=json 2>/dev/null |
+		bench_fio_nbd_result 2>/dev/null || echo "0 0"
 }
 NBD_JOBS=("randread 4k 32" "randwrite 4k 32" "write 1M 8")
 if command -v qemu-nbd >/dev/null && command -v nbdinfo >/dev/null &&
@@ -212,13 +158,9 @@ if command -v qemu-nbd >/dev/null && command -v nbdinfo >/dev/null &&
 	declare -A NB
 	dev=$(tap-ctl create -a "vhd:$VHD") || dev=
 	minor=${dev##*tapdev}
-	read -r tpid sock < <(tap-ctl list -m "$minor" --json | python3 -c '
-import json, sys
-for t in json.load(sys.stdin)["tapdisks"]:
-    for v in t["vbds"]:
-        print(t["pid"], v["exports"]["nbd"]["nbd_socket"])')
+	read -r tpid sock < <(bench_nbd_export_of "$minor")
 	uri="nbd+unix:///?socket=$sock"
-	if [ -n "$dev" ] && wait_sock "$uri"; then
+	if [ -n "$dev" ] && bench_wait_nbd "$uri" 50; then
 		for j in "${NBD_JOBS[@]}"; do
 			NB["ours $j"]=$(fio_nbd "$uri" $j)
 		done
@@ -227,7 +169,7 @@ for t in json.load(sys.stdin)["tapdisks"]:
 	qemu-nbd -f vpc -t -k "$WORK/q.sock" "$VHD" >"$WORK/q.log" 2>&1 &
 	QPID=$!
 	uri="nbd+unix:///?socket=$WORK/q.sock"
-	if wait_sock "$uri"; then
+	if bench_wait_nbd "$uri" 50; then
 		for j in "${NBD_JOBS[@]}"; do
 			NB["qemu $j"]=$(fio_nbd "$uri" $j)
 		done
@@ -238,7 +180,7 @@ for t in json.load(sys.stdin)["tapdisks"]:
 	for j in "${NBD_JOBS[@]}"; do
 		read -r oi om <<<"${NB["ours $j"]:-0 0}"
 		read -r qi qm <<<"${NB["qemu $j"]:-0 0}"
-		r=$(ratio2 "$oi" "$qi")
+		r=$(bench_ratio "$oi" "$qi")
 		name="nbd $j" name=${name% *}" QD${j##* }"
 		printf '%-26s %-5s %10s %9s %9s %9s %8s\n' "$name" ours \
 			"$oi" "$om" - - "$r"

@@ -13,12 +13,6 @@
 #include "td-rpc.h"
 #include "tap-ctl.h"
 
-static void apply_timeout(const struct cli *c, struct td_ctl *ctl)
-{
-	if (c->timeout_s > 0)
-		td_ctl_set_timeout(ctl, c->timeout_s * 1000);
-}
-
 static void open_opts(const struct cli *c, struct td_ctl_open_opts *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -52,21 +46,50 @@ int cmd_spawn(struct cli *c)
 	return 0;
 }
 
-/* Runs one minor-addressed call on c->pid, reporting failure. */
-static int simple_call(struct cli *c,
-		       int (*fn)(struct td_ctl *, int, struct td_ctl_error *))
+/* The one-call steps of the minor-addressed verbs, run by cli_call. */
+static int do_attach(struct cli *c, struct td_ctl *ctl, void *arg,
+		     struct td_ctl_error *e)
 {
-	struct td_ctl_error e;
-	struct td_ctl *ctl;
-	int ret;
+	(void)arg;
+	return td_ctl_attach(ctl, c->minor, e);
+}
 
-	ret = cli_connect(c, &ctl);
-	if (ret)
-		return ret;
-	apply_timeout(c, ctl);
-	ret = fn(ctl, c->minor, &e) ? cli_fail_ctl(c, &e) : 0;
-	td_ctl_disconnect(ctl);
-	return ret;
+static int do_detach(struct cli *c, struct td_ctl *ctl, void *arg,
+		     struct td_ctl_error *e)
+{
+	(void)arg;
+	return td_ctl_detach(ctl, c->minor, e);
+}
+
+static int do_open(struct cli *c, struct td_ctl *ctl, void *arg,
+		   struct td_ctl_error *e)
+{
+	struct td_ctl_open_opts oo;
+
+	(void)arg;
+	open_opts(c, &oo);
+	return td_ctl_open(ctl, c->minor, c->spec, &oo, e);
+}
+
+static int do_close(struct cli *c, struct td_ctl *ctl, void *arg,
+		    struct td_ctl_error *e)
+{
+	(void)arg;
+	return td_ctl_close(ctl, c->minor, c->force, e);
+}
+
+static int do_pause(struct cli *c, struct td_ctl *ctl, void *arg,
+		    struct td_ctl_error *e)
+{
+	(void)arg;
+	return td_ctl_pause(ctl, c->minor, c->timeout_s * 1000, e);
+}
+
+static int do_unpause(struct cli *c, struct td_ctl *ctl, void *arg,
+		      struct td_ctl_error *e)
+{
+	(void)arg;
+	return td_ctl_unpause(ctl, c->minor, c->spec, e);
 }
 
 int cmd_attach(struct cli *c)
@@ -74,7 +97,7 @@ int cmd_attach(struct cli *c)
 	struct td_ctl_error e;
 	int ret;
 
-	ret = simple_call(c, td_ctl_attach);
+	ret = cli_call(c, true, do_attach, NULL);
 	/* The minor now lives as long as this tapdisk does. */
 	if (!ret && td_ctl_minor_set_owner(c->run_dir, c->minor, c->pid, &e))
 		return cli_fail_ctl(c, &e);
@@ -83,72 +106,28 @@ int cmd_attach(struct cli *c)
 
 int cmd_detach(struct cli *c)
 {
-	return simple_call(c, td_ctl_detach);
+	return cli_call(c, true, do_detach, NULL);
 }
 
 int cmd_open(struct cli *c)
 {
-	struct td_ctl_open_opts oo;
-	struct td_ctl_error e;
-	struct td_ctl *ctl;
-	int ret;
-
-	ret = cli_connect(c, &ctl);
-	if (ret)
-		return ret;
-	apply_timeout(c, ctl);
-	open_opts(c, &oo);
-	ret = td_ctl_open(ctl, c->minor, c->spec, &oo, &e) ?
-		      cli_fail_ctl(c, &e) : 0;
-	td_ctl_disconnect(ctl);
-	return ret;
+	return cli_call(c, true, do_open, NULL);
 }
 
 int cmd_close(struct cli *c)
 {
-	struct td_ctl_error e;
-	struct td_ctl *ctl;
-	int ret;
-
-	ret = cli_connect(c, &ctl);
-	if (ret)
-		return ret;
-	apply_timeout(c, ctl);
-	ret = td_ctl_close(ctl, c->minor, c->force, &e) ?
-		      cli_fail_ctl(c, &e) : 0;
-	td_ctl_disconnect(ctl);
-	return ret;
+	return cli_call(c, true, do_close, NULL);
 }
 
 int cmd_pause(struct cli *c)
 {
-	struct td_ctl_error e;
-	struct td_ctl *ctl;
-	int ret;
-
-	ret = cli_connect(c, &ctl);
-	if (ret)
-		return ret;
-	ret = td_ctl_pause(ctl, c->minor, c->timeout_s * 1000, &e) ?
-		      cli_fail_ctl(c, &e) : 0;
-	td_ctl_disconnect(ctl);
-	return ret;
+	/* -t is the pause's own deadline, given to tapdisk, not ours. */
+	return cli_call(c, false, do_pause, NULL);
 }
 
 int cmd_unpause(struct cli *c)
 {
-	struct td_ctl_error e;
-	struct td_ctl *ctl;
-	int ret;
-
-	ret = cli_connect(c, &ctl);
-	if (ret)
-		return ret;
-	apply_timeout(c, ctl);
-	ret = td_ctl_unpause(ctl, c->minor, c->spec, &e) ?
-		      cli_fail_ctl(c, &e) : 0;
-	td_ctl_disconnect(ctl);
-	return ret;
+	return cli_call(c, true, do_unpause, NULL);
 }
 
 /* Finds the state name of @minor in tapdisk @ctl; NULL if not attached. */
@@ -176,37 +155,34 @@ static int vbd_state(struct td_ctl *ctl, int minor, char *state, size_t len,
 	return err;
 }
 
-int cmd_destroy(struct cli *c)
+static int do_destroy(struct cli *c, struct td_ctl *ctl, void *arg,
+		      struct td_ctl_error *e)
 {
-	struct td_ctl_error e;
-	struct td_ctl *ctl;
 	char state[32];
-	int ret, err;
+	int err;
 
-	ret = cli_connect(c, &ctl);
-	if (ret)
-		return ret;
-	apply_timeout(c, ctl);
-	err = vbd_state(ctl, c->minor, state, sizeof(state), &e);
+	(void)arg;
+	err = vbd_state(ctl, c->minor, state, sizeof(state), e);
 	if (err == -ENOENT) {
-		ret = cli_fail(c, err, "minor %d is not attached to tapdisk %d",
-			       c->minor, (int)c->pid);
-		goto out;
+		e->code = err;
+		snprintf(e->msg, sizeof(e->msg),
+			 "minor %d is not attached to tapdisk %d", c->minor,
+			 (int)c->pid);
+		return err;
 	}
 	if (!err && strcmp(state, "attached"))
-		err = td_ctl_close(ctl, c->minor, false, &e);
+		err = td_ctl_close(ctl, c->minor, false, e);
 	if (!err)
-		err = td_ctl_detach(ctl, c->minor, &e);
-	if (err) {
-		ret = cli_fail_ctl(c, &e);
-		goto out;
-	}
-	err = td_ctl_minor_free(c->run_dir, c->minor, &e);
-	if (err && err != -ENOENT)
-		ret = cli_fail_ctl(c, &e);
-out:
-	td_ctl_disconnect(ctl);
-	return ret;
+		err = td_ctl_detach(ctl, c->minor, e);
+	if (err)
+		return err;
+	err = td_ctl_minor_free(c->run_dir, c->minor, e);
+	return err == -ENOENT ? 0 : err;
+}
+
+int cmd_destroy(struct cli *c)
+{
+	return cli_call(c, true, do_destroy, NULL);
 }
 
 /* Undoes a failed create: the tapdisk only existed for this VBD. */
@@ -238,7 +214,7 @@ int cmd_create(struct cli *c)
 		ret = cli_fail_ctl(c, &e);
 		goto fail;
 	}
-	apply_timeout(c, ctl);
+	cli_apply_timeout(c, ctl);
 	if (td_ctl_attach(ctl, minor, &e) ||
 	    td_ctl_open(ctl, minor, c->spec, &oo, &e)) {
 		ret = cli_fail_ctl(c, &e);

@@ -11,24 +11,33 @@
 
 #include "tap-ctl.h"
 
+struct xb_call {
+	const char *type;
+	json_t *args; /* NULL once handed to libtdctl, which steals it */
+	json_t **res;
+};
+
+static int do_call(struct cli *c, struct td_ctl *ctl, void *arg,
+		   struct td_ctl_error *e)
+{
+	struct xb_call *x = arg;
+	json_t *args = x->args;
+
+	(void)c;
+	x->args = NULL;
+	return td_ctl_call(ctl, x->type, args, x->res, e);
+}
+
 /* Runs @type with @args (stolen) on c->pid; *res gets the result. */
 static int call(struct cli *c, const char *type, json_t *args, json_t **res)
 {
-	struct td_ctl_error e;
-	struct td_ctl *ctl;
+	struct xb_call x = { type, args, res };
 	int ret;
 
 	if (!args)
 		return cli_fail(c, -ENOMEM, "out of memory");
-	ret = cli_connect(c, &ctl);
-	if (ret) {
-		json_decref(args);
-		return ret;
-	}
-	if (c->timeout_s > 0)
-		td_ctl_set_timeout(ctl, c->timeout_s * 1000);
-	ret = td_ctl_call(ctl, type, args, res, &e) ? cli_fail_ctl(c, &e) : 0;
-	td_ctl_disconnect(ctl);
+	ret = cli_call(c, true, do_call, &x);
+	json_decref(x.args); /* still ours if the connect failed */
 	return ret;
 }
 

@@ -152,6 +152,28 @@ int cli_connect(const struct cli *c, struct td_ctl **out)
 	return 0;
 }
 
+void cli_apply_timeout(const struct cli *c, struct td_ctl *ctl)
+{
+	if (c->timeout_s > 0)
+		td_ctl_set_timeout(ctl, c->timeout_s * 1000);
+}
+
+int cli_call(struct cli *c, bool timeout, cli_call_fn fn, void *arg)
+{
+	struct td_ctl_error e;
+	struct td_ctl *ctl;
+	int ret;
+
+	ret = cli_connect(c, &ctl);
+	if (ret)
+		return ret;
+	if (timeout)
+		cli_apply_timeout(c, ctl);
+	ret = fn(c, ctl, arg, &e) ? cli_fail_ctl(c, &e) : 0;
+	td_ctl_disconnect(ctl);
+	return ret;
+}
+
 static void usage(FILE *f)
 {
 	const struct verb *v;
@@ -519,22 +541,20 @@ static int cmd_list(struct cli *c)
 
 /* --- stats --- */
 
+static int get_stats(struct cli *c, struct td_ctl *ctl, void *arg,
+		     struct td_ctl_error *e)
+{
+	return td_ctl_stats(ctl, c->minor, arg, e);
+}
+
 static int cmd_stats(struct cli *c)
 {
-	struct td_ctl_error e;
-	struct td_ctl *ctl;
 	json_t *res;
 	int ret;
 
-	ret = cli_connect(c, &ctl);
+	ret = cli_call(c, false, get_stats, &res);
 	if (ret)
 		return ret;
-	if (td_ctl_stats(ctl, c->minor, &res, &e)) {
-		ret = cli_fail_ctl(c, &e);
-		td_ctl_disconnect(ctl);
-		return ret;
-	}
-	td_ctl_disconnect(ctl);
 	/* One line of JSON unless a person is reading: SM parses a line. */
 	json_dumpf(res, stdout,
 		   JSON_PRESERVE_ORDER |

@@ -49,6 +49,25 @@ int cli_fail_ctl(const struct cli *c, const struct td_ctl_error *e);
  * (> 0), else 0. */
 int cli_connect(const struct cli *c, struct td_ctl **out);
 
+/* Applies -t (if given) as the timeout of each later call on @ctl. */
+void cli_apply_timeout(const struct cli *c, struct td_ctl *ctl);
+
+/*
+ * One step of a verb run on an open connection: returns 0, or -errno with
+ * @e filled (its message is what the user sees). @arg is the verb's own.
+ */
+typedef int (*cli_call_fn)(struct cli *c, struct td_ctl *ctl, void *arg,
+			   struct td_ctl_error *e);
+
+/*
+ * The frame of a verb that talks to c->pid once: connects (a failure is
+ * reported and its status returned without calling @fn), sets -t as the
+ * call timeout if @timeout and -t was given, runs @fn, reports its failure
+ * with cli_fail_ctl, and disconnects. Returns 0 or the exit status (> 0).
+ * Anything the verb prints on success it prints after this returns.
+ */
+int cli_call(struct cli *c, bool timeout, cli_call_fn fn, void *arg);
+
 /* The verbs that change state, in tap-ctl-verbs.c. */
 int cmd_spawn(struct cli *c);
 int cmd_create(struct cli *c);

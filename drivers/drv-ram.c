@@ -11,36 +11,13 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include "image.h"
-#include "loop.h"
 #include "td-log.h"
 
 struct ram_priv {
 	uint8_t *mem;
 	size_t bytes;
 	size_t page;
-	struct td_loop_defer defer;
-	struct td_list done_q; /* td_req.link, completed by the defer */
 };
-
-static void ram_run_done(struct td_loop_defer *d)
-{
-	struct ram_priv *p = d->arg;
-	struct td_list local, *n;
-
-	/* Detach first: a done callback may submit again or close us. */
-	if (td_list_empty(&p->done_q))
-		return;
-	local.next = p->done_q.next;
-	local.prev = p->done_q.prev;
-	local.next->prev = &local;
-	local.prev->next = &local;
-	td_list_init(&p->done_q);
-	while ((n = td_list_pop(&local))) {
-		struct td_req *req = td_list_entry(n, struct td_req, link);
-
-		td_req_complete(req, req->err);
-	}
-}
 
 static int ram_open(struct td_image *img)
 {
@@ -68,10 +45,6 @@ static int ram_open(struct td_image *img)
 	p->mem = mem;
 	p->bytes = (size_t)bytes;
 	p->page = (size_t)sysconf(_SC_PAGESIZE);
-	td_list_init(&p->done_q);
-	td_list_init(&p->defer.link);
-	p->defer.cb = ram_run_done;
-	p->defer.arg = p;
 	img->size_sectors = bytes >> TD_SECTOR_SHIFT;
 	return 0;
 }
@@ -80,7 +53,6 @@ static void ram_close(struct td_image *img)
 {
 	struct ram_priv *p = img->priv;
 
-	td_loop_defer_cancel(img->ctx.loop, &p->defer);
 	munmap(p->mem, p->bytes);
 }
 
@@ -124,9 +96,7 @@ static void ram_submit(struct td_image *img, struct td_req *req)
 		rc = -EOPNOTSUPP;
 		break;
 	}
-	req->err = rc;
-	td_list_add_tail(&req->link, &p->done_q);
-	td_loop_defer(img->ctx.loop, &p->defer);
+	td_image_complete_later(img, req, rc);
 }
 
 const struct td_driver_ops td_drv_ram = {

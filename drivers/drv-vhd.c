@@ -98,11 +98,7 @@ static void vhd_kick(struct td_loop_defer *d)
 	 * Ending a part may complete a request whose owner then closes this
 	 * image: from the first one on, @s must not be touched.
 	 */
-	local.next = s->doneq.next;
-	local.prev = s->doneq.prev;
-	local.next->prev = &local;
-	local.prev->next = &local;
-	td_list_init(&s->doneq);
+	td_list_move_all(&s->doneq, &local);
 	while ((n = td_list_pop(&local)))
 		td_req_part_end(td_list_entry(n, struct td_req, link), 0);
 }

@@ -18,6 +18,7 @@
 #include "td-log.h"
 #include "td-shm.h"
 #include "blkif.h"
+#include "fdpass.h"
 #include "server.h"
 #include "vbd.h"
 #include "xport.h"
@@ -78,22 +79,17 @@ static unsigned connected_count(struct shm_export *ex)
 
 static void send_reply(struct shm_conn *c, int status, const char *msg)
 {
-	struct td_shm_reply_msg m;
+	struct td_blkif_back back;
+	int rc;
 
-	memset(&m, 0, sizeof(m));
-	m.hdr.magic = TD_SHM_MAGIC;
-	m.hdr.version = TD_SHM_VERSION;
-	m.hdr.type = TD_SHM_REPLY;
-	m.hdr.size = sizeof(m.reply);
-	m.reply.status = status;
-	if (msg)
-		snprintf(m.reply.message, sizeof(m.reply.message), "%s", msg);
+	memset(&back, 0, sizeof(back));
 	if (!status)
-		td_blkif_advertise(c->ex->vbd, NULL, &m.reply.back);
+		td_blkif_advertise(c->ex->vbd, NULL, &back);
 	/* A peer that does not read its replies only hurts itself. */
-	if (send(c->fd, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+	rc = td_xport_shm_reply(c->fd, status, msg, &back);
+	if (rc)
 		td_dbg(TD_SUB_RING, "vbd %d: shm reply: %s",
-		       c->ex->vbd->minor, strerror(errno));
+		       c->ex->vbd->minor, strerror(-rc));
 }
 
 /* The VBD closed under a connected frontend. */
@@ -154,58 +150,6 @@ static int do_connect(struct shm_conn *c, const struct td_blkif_front *f,
 	return 0;
 }
 
-static void close_fds(int *fds, unsigned n)
-{
-	unsigned i;
-
-	for (i = 0; i < n; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
-}
-
-/* Reads one packet; returns its length, 0 on EOF, -errno. */
-static ssize_t recv_packet(int fd, void *buf, size_t len, int *fds,
-			   unsigned *nfds, bool *trunc)
-{
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * TD_SHM_MAX_FDS)];
-		struct cmsghdr align;
-	} cbuf;
-	struct iovec iov = { buf, len };
-	struct msghdr mh;
-	struct cmsghdr *cm;
-	ssize_t n;
-
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = cbuf.buf;
-	mh.msg_controllen = sizeof(cbuf.buf);
-	*nfds = 0;
-	*trunc = false;
-	n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	if (n < 0)
-		return -errno;
-	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-		size_t k, cnt;
-
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		cnt = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (k = 0; k < cnt; k++) {
-			int f;
-
-			memcpy(&f, CMSG_DATA(cm) + k * sizeof(int), sizeof(f));
-			if (*nfds < TD_SHM_MAX_FDS)
-				fds[(*nfds)++] = f;
-			else
-				close(f);
-		}
-	}
-	*trunc = (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0;
-	return n;
-}
-
 /* Handles one packet; returns false if the connection must close. */
 static bool handle_packet(struct shm_conn *c, const struct td_shm_connect_msg
 			  *m, size_t n, int *fds, unsigned nfds, bool trunc)
@@ -233,7 +177,7 @@ static bool handle_packet(struct shm_conn *c, const struct td_shm_connect_msg
 			return true;
 		}
 		if (!consumed)
-			close_fds(fds, nfds);
+			td_fdpass_close(fds, nfds);
 		send_reply(c, rc, err);
 		td_log(TD_LOG_WARN, TD_SUB_RING,
 		       "vbd %d: shm connect refused: %s", c->ex->vbd->minor,
@@ -243,7 +187,7 @@ static bool handle_packet(struct shm_conn *c, const struct td_shm_connect_msg
 		snprintf(err, sizeof(err), "protocol error");
 		rc = -EPROTO;
 	}
-	close_fds(fds, nfds);
+	td_fdpass_close(fds, nfds);
 	send_reply(c, rc, err);
 	return false;
 }
@@ -257,11 +201,12 @@ static void conn_cb(struct td_loop_fd *f, uint32_t events)
 	bool trunc;
 	ssize_t n;
 
-	n = recv_packet(c->fd, &m, sizeof(m), fds, &nfds, &trunc);
+	n = td_fdpass_recv(c->fd, &m, sizeof(m), fds, TD_SHM_MAX_FDS, &nfds,
+			    &trunc);
 	if (n == -EAGAIN || n == -EINTR)
 		return;
 	if (n <= 0) {
-		close_fds(fds, nfds);
+		td_fdpass_close(fds, nfds);
 		conn_close(c);
 		return;
 	}

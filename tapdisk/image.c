@@ -3,9 +3,11 @@
  * The image layer: opening chains, the checks every request passes before a
  * driver sees it, and forwarding of unowned read ranges to the parent.
  *
- * Completions the core makes itself (errors, zero-filled reads) are queued
- * and run from a deferred loop call, never inside td_image_submit or
- * td_image_forward, so no caller is re-entered by its own completion.
+ * Completions the core makes itself (errors, zero-filled reads) and those
+ * of drivers that finish requests inside submit are queued and run from a
+ * deferred loop call (td_image_complete_later), never inside
+ * td_image_submit or td_image_forward, so no caller is re-entered by its
+ * own completion.
  */
 #include <assert.h>
 #include <ctype.h>
@@ -32,7 +34,7 @@
 struct td_image_core {
 	struct td_image img;
 	struct td_loop_defer defer; /* runs done_q */
-	struct td_list done_q;      /* td_req.link: core-made completions */
+	struct td_list done_q;      /* td_req.link: td_image_complete_later */
 	struct iovec *fwd_iov;      /* TD_REQ_MAX_IOV entries per pool entry */
 	bool fwd_wanted;            /* -EBUSY given since the last free */
 	bool cached;                /* on ctx.cache through img.link */
@@ -65,11 +67,7 @@ static void core_run_done(struct td_loop_defer *d)
 	 */
 	if (td_list_empty(&c->done_q))
 		return;
-	local.next = c->done_q.next;
-	local.prev = c->done_q.prev;
-	local.next->prev = &local;
-	local.prev->next = &local;
-	td_list_init(&c->done_q);
+	td_list_move_all(&c->done_q, &local);
 
 	while ((n = td_list_pop(&local))) {
 		struct td_req *req = td_list_entry(n, struct td_req, link);
@@ -78,14 +76,14 @@ static void core_run_done(struct td_loop_defer *d)
 	}
 }
 
-/* Completes @req with @err from a later loop callback. */
-static void core_complete_later(struct td_image *img, struct td_req *req,
-				int err)
+void td_image_complete_later(struct td_image *img, struct td_req *req,
+			     int err)
 {
 	struct td_image_core *c = core_of(img);
 
+	/* Every caller completes whole requests, never one with parts. */
+	assert(req->pending == 0);
 	req->err = err;
-	req->pending = 0;
 	td_list_add_tail(&req->link, &c->done_q);
 	td_loop_defer(img->ctx.loop, &c->defer);
 }
@@ -661,12 +659,12 @@ static void read_past_end(struct td_image *img, struct td_req *req)
 	td_req_zero(req, in << TD_SECTOR_SHIFT,
 		    (req->nr_sectors - in) << TD_SECTOR_SHIFT);
 	if (!in) {
-		core_complete_later(img, req, 0);
+		td_image_complete_later(img, req, 0);
 		return;
 	}
 	sub = pool_get(img);
 	if (!sub) {
-		core_complete_later(img, req, -EBUSY);
+		td_image_complete_later(img, req, -EBUSY);
 		return;
 	}
 	sub_init(img, sub, req);
@@ -688,7 +686,7 @@ void td_image_submit(struct td_image *img, struct td_req *req)
 
 	rc = check_req(img, req);
 	if (rc) {
-		core_complete_later(img, req, rc);
+		td_image_complete_later(img, req, rc);
 		return;
 	}
 	switch (req->op) {
@@ -707,7 +705,7 @@ void td_image_submit(struct td_image *img, struct td_req *req)
 	case TD_OP_FLUSH:
 		/* Nothing volatile to flush. */
 		if (!(img->caps & TD_CAP_FLUSH)) {
-			core_complete_later(img, req, 0);
+			td_image_complete_later(img, req, 0);
 			return;
 		}
 		break;
@@ -757,7 +755,7 @@ int td_image_forward(struct td_image *img, struct td_req *req,
 	if (!in) {
 		/* The sub-request only carries the part's end to later. */
 		sub->img = img;
-		core_complete_later(img, sub, 0);
+		td_image_complete_later(img, sub, 0);
 		return 0;
 	}
 	td_image_submit(parent, sub);

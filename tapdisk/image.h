@@ -197,6 +197,17 @@ void td_image_submit(struct td_image *img, struct td_req *req);
 int td_image_forward(struct td_image *img, struct td_req *req,
 		     uint64_t sector, uint64_t nr, uint64_t buf_off);
 
+/*
+ * Completes @req with @err (0 or -errno) from a later callback of @img's
+ * loop, never inside this call, so a submitter is not re-entered by its
+ * own completion. For the core and for drivers that finish a request
+ * inside submit (ram, null). @req must have no part outstanding; it stays
+ * on @img's queue (through req->link) until then, in the order queued.
+ * Nothing may be queued when @img closes. Loop thread; never allocates.
+ */
+void td_image_complete_later(struct td_image *img, struct td_req *req,
+			     int err);
+
 /* Emits the core counters and the driver's own stats for @img. */
 void td_image_stats(struct td_image *img, struct td_stats_sink *sink);
 

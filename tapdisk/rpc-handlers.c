@@ -27,41 +27,32 @@
 /* Bound on a chain walk, in case a driver ever reports a loop. */
 #define CHAIN_MAX 256
 
-enum arg_type { ARG_INT, ARG_BOOL, ARG_STR };
-
-struct arg_spec {
-	const char *key;
-	enum arg_type type;
-	bool required;
-};
-
 static const char *const arg_type_names[] = {
-	[ARG_INT] = "an integer",
-	[ARG_BOOL] = "a boolean",
-	[ARG_STR] = "a string",
+	[TD_RPC_ARG_INT] = "an integer",
+	[TD_RPC_ARG_UINT] = "a non-negative integer",
+	[TD_RPC_ARG_BOOL] = "a boolean",
+	[TD_RPC_ARG_STR] = "a string",
 };
 
-static bool arg_has_type(json_t *v, enum arg_type t)
+static bool arg_has_type(json_t *v, enum td_rpc_arg_type t)
 {
 	switch (t) {
-	case ARG_INT:
+	case TD_RPC_ARG_INT:
 		return json_is_integer(v);
-	case ARG_BOOL:
+	case TD_RPC_ARG_UINT:
+		return json_is_integer(v) && json_integer_value(v) >= 0;
+	case TD_RPC_ARG_BOOL:
 		return json_is_boolean(v);
-	case ARG_STR:
+	case TD_RPC_ARG_STR:
 		return json_is_string(v);
 	}
 	return false;
 }
 
-/*
- * Checks @args against @spec (terminated by key NULL). On a problem, sends
- * the EINVAL reply and returns false: the handler then returns 0.
- */
-static bool check_args(struct td_rpc_call *call, const char *type,
-		       json_t *args, const struct arg_spec *spec)
+bool td_rpc_check_args(struct td_rpc_call *call, const char *type,
+		       json_t *args, const struct td_rpc_arg *spec)
 {
-	const struct arg_spec *a;
+	const struct td_rpc_arg *a;
 	const char *key;
 	json_t *v;
 
@@ -115,21 +106,30 @@ static bool arg_minor(struct td_rpc_call *call, json_t *args, int *minor)
 	return true;
 }
 
-/* Finds the VBD named by "minor"; replies ENOENT if there is none. */
+struct td_vbd *td_rpc_find_vbd(struct td_server *srv,
+			       struct td_rpc_call *call, json_int_t minor)
+{
+	struct td_vbd *vbd = NULL;
+
+	if (minor >= 0 && minor <= INT32_MAX)
+		vbd = td_vbd_find(srv, (int)minor);
+	if (!vbd)
+		td_rpc_error(call, -ENOENT,
+			     "minor %" JSON_INTEGER_FORMAT
+			     " is not attached to tapdisk %d",
+			     minor, (int)srv->pid);
+	return vbd;
+}
+
+/* Finds the VBD named by "minor"; replies an error if there is none. */
 static struct td_vbd *arg_vbd(struct td_server *srv, struct td_rpc_call *call,
 			      json_t *args)
 {
-	struct td_vbd *vbd;
 	int minor;
 
 	if (!arg_minor(call, args, &minor))
 		return NULL;
-	vbd = td_vbd_find(srv, minor);
-	if (!vbd)
-		td_rpc_error(call, -ENOENT,
-			     "minor %d is not attached to tapdisk %d",
-			     minor, (int)srv->pid);
-	return vbd;
+	return td_rpc_find_vbd(srv, call, minor);
 }
 
 /* Checks the TYPE of "TYPE:PATH" names a driver, for a precise error. */
@@ -176,27 +176,21 @@ static int blktap_flags(enum td_vbd_state s)
 	return 0;
 }
 
-/* A td_stats_sink that fills a JSON object. */
-struct json_sink {
-	struct td_stats_sink sink;
-	json_t *obj;
-};
-
 static void sink_u64(struct td_stats_sink *s, const char *key, uint64_t v)
 {
-	struct json_sink *js = td_container_of(s, struct json_sink, sink);
+	struct td_rpc_sink *js = td_container_of(s, struct td_rpc_sink, sink);
 
 	json_object_set_new(js->obj, key, json_integer((json_int_t)v));
 }
 
 static void sink_str(struct td_stats_sink *s, const char *key, const char *v)
 {
-	struct json_sink *js = td_container_of(s, struct json_sink, sink);
+	struct td_rpc_sink *js = td_container_of(s, struct td_rpc_sink, sink);
 
 	json_object_set_new(js->obj, key, td_rpc_string(v));
 }
 
-static void sink_init(struct json_sink *js, json_t *obj)
+void td_rpc_sink_init(struct td_rpc_sink *js, json_t *obj)
 {
 	js->sink.u64 = sink_u64;
 	js->sink.str = sink_str;
@@ -206,7 +200,7 @@ static void sink_init(struct json_sink *js, json_t *obj)
 static json_t *describe_exports(struct td_vbd *vbd)
 {
 	json_t *ex = json_object();
-	struct json_sink js;
+	struct td_rpc_sink js;
 	unsigned i;
 
 	for (i = 0; ex && td_exports[i] && i < TD_MAX_EXPORTS; i++) {
@@ -216,7 +210,7 @@ static json_t *describe_exports(struct td_vbd *vbd)
 			continue;
 		o = json_object();
 		if (td_exports[i]->describe) {
-			sink_init(&js, o);
+			td_rpc_sink_init(&js, o);
 			td_exports[i]->describe(vbd, i, &js.sink);
 		}
 		json_object_set_new(ex, td_exports[i]->name, o);
@@ -252,12 +246,12 @@ static json_t *describe_vbd(struct td_vbd *vbd)
 static int h_hello(struct td_server *srv, struct td_rpc_call *call,
 		   json_t *args)
 {
-	static const struct arg_spec spec[] = { { NULL, 0, false } };
+	static const struct td_rpc_arg spec[] = { { NULL, 0, false } };
 	const struct td_rpc_handler *h;
 	json_t *res, *drivers, *exports, *msgs, *engines;
 	unsigned i;
 
-	if (!check_args(call, "hello", args, spec))
+	if (!td_rpc_check_args(call, "hello", args, spec))
 		return 0;
 	drivers = json_array();
 	exports = json_array();
@@ -290,11 +284,11 @@ static int h_hello(struct td_server *srv, struct td_rpc_call *call,
 static int h_list(struct td_server *srv, struct td_rpc_call *call,
 		  json_t *args)
 {
-	static const struct arg_spec spec[] = { { NULL, 0, false } };
+	static const struct td_rpc_arg spec[] = { { NULL, 0, false } };
 	struct td_list *pos;
 	json_t *vbds;
 
-	if (!check_args(call, "list", args, spec))
+	if (!td_rpc_check_args(call, "list", args, spec))
 		return 0;
 	vbds = json_array();
 	if (!vbds)
@@ -312,8 +306,8 @@ static int h_list(struct td_server *srv, struct td_rpc_call *call,
 	return 0;
 }
 
-static const struct arg_spec minor_only[] = {
-	{ "minor", ARG_INT, true },
+static const struct td_rpc_arg minor_only[] = {
+	{ "minor", TD_RPC_ARG_INT, true },
 	{ NULL, 0, false },
 };
 
@@ -323,7 +317,7 @@ static int h_attach(struct td_server *srv, struct td_rpc_call *call,
 	struct td_vbd *vbd;
 	int minor, err;
 
-	if (!check_args(call, "attach", args, minor_only) ||
+	if (!td_rpc_check_args(call, "attach", args, minor_only) ||
 	    !arg_minor(call, args, &minor))
 		return 0;
 	err = td_vbd_create(srv, minor, &vbd);
@@ -349,7 +343,7 @@ static int h_detach(struct td_server *srv, struct td_rpc_call *call,
 	struct td_vbd *vbd;
 	int minor, err;
 
-	if (!check_args(call, "detach", args, minor_only))
+	if (!td_rpc_check_args(call, "detach", args, minor_only))
 		return 0;
 	vbd = arg_vbd(srv, call, args);
 	if (!vbd)
@@ -375,14 +369,14 @@ static int h_detach(struct td_server *srv, struct td_rpc_call *call,
 static int h_open(struct td_server *srv, struct td_rpc_call *call,
 		  json_t *args)
 {
-	static const struct arg_spec spec[] = {
-		{ "minor", ARG_INT, true },
-		{ "spec", ARG_STR, true },
-		{ "readonly", ARG_BOOL, false },
-		{ "no_o_direct", ARG_BOOL, false },
-		{ "nbd", ARG_BOOL, false },
-		{ "nbd_tcp", ARG_STR, false },
-		{ "shm", ARG_BOOL, false },
+	static const struct td_rpc_arg spec[] = {
+		{ "minor", TD_RPC_ARG_INT, true },
+		{ "spec", TD_RPC_ARG_STR, true },
+		{ "readonly", TD_RPC_ARG_BOOL, false },
+		{ "no_o_direct", TD_RPC_ARG_BOOL, false },
+		{ "nbd", TD_RPC_ARG_BOOL, false },
+		{ "nbd_tcp", TD_RPC_ARG_STR, false },
+		{ "shm", TD_RPC_ARG_BOOL, false },
 		{ NULL, 0, false },
 	};
 	struct td_vbd_export_opts eo = { 0 };
@@ -392,7 +386,7 @@ static int h_open(struct td_server *srv, struct td_rpc_call *call,
 	unsigned flags = 0;
 	int err;
 
-	if (!check_args(call, "open", args, spec))
+	if (!td_rpc_check_args(call, "open", args, spec))
 		return 0;
 	vbd = arg_vbd(srv, call, args);
 	if (!vbd)
@@ -505,16 +499,16 @@ static struct rpc_wait *wait_new(struct td_server *srv,
 static int h_close(struct td_server *srv, struct td_rpc_call *call,
 		   json_t *args)
 {
-	static const struct arg_spec spec[] = {
-		{ "minor", ARG_INT, true },
-		{ "force", ARG_BOOL, false },
+	static const struct td_rpc_arg spec[] = {
+		{ "minor", TD_RPC_ARG_INT, true },
+		{ "force", TD_RPC_ARG_BOOL, false },
 		{ NULL, 0, false },
 	};
 	struct rpc_wait *op;
 	struct td_vbd *vbd;
 	int minor, err;
 
-	if (!check_args(call, "close", args, spec))
+	if (!td_rpc_check_args(call, "close", args, spec))
 		return 0;
 	vbd = arg_vbd(srv, call, args);
 	if (!vbd)
@@ -543,9 +537,9 @@ static int h_close(struct td_server *srv, struct td_rpc_call *call,
 static int h_pause(struct td_server *srv, struct td_rpc_call *call,
 		   json_t *args)
 {
-	static const struct arg_spec spec[] = {
-		{ "minor", ARG_INT, true },
-		{ "timeout_ms", ARG_INT, false },
+	static const struct td_rpc_arg spec[] = {
+		{ "minor", TD_RPC_ARG_INT, true },
+		{ "timeout_ms", TD_RPC_ARG_INT, false },
 		{ NULL, 0, false },
 	};
 	json_t *tmo = json_object_get(args, "timeout_ms");
@@ -553,7 +547,7 @@ static int h_pause(struct td_server *srv, struct td_rpc_call *call,
 	struct td_vbd *vbd;
 	int minor, err;
 
-	if (!check_args(call, "pause", args, spec))
+	if (!td_rpc_check_args(call, "pause", args, spec))
 		return 0;
 	vbd = arg_vbd(srv, call, args);
 	if (!vbd)
@@ -593,9 +587,9 @@ static int h_pause(struct td_server *srv, struct td_rpc_call *call,
 static int h_unpause(struct td_server *srv, struct td_rpc_call *call,
 		     json_t *args)
 {
-	static const struct arg_spec spec[] = {
-		{ "minor", ARG_INT, true },
-		{ "spec", ARG_STR, false },
+	static const struct td_rpc_arg spec[] = {
+		{ "minor", TD_RPC_ARG_INT, true },
+		{ "spec", TD_RPC_ARG_STR, false },
 		{ NULL, 0, false },
 	};
 	const char *image;
@@ -603,7 +597,7 @@ static int h_unpause(struct td_server *srv, struct td_rpc_call *call,
 	struct td_vbd *vbd;
 	int err;
 
-	if (!check_args(call, "unpause", args, spec))
+	if (!td_rpc_check_args(call, "unpause", args, spec))
 		return 0;
 	vbd = arg_vbd(srv, call, args);
 	if (!vbd)
@@ -635,7 +629,7 @@ static json_t *stats_images(struct td_vbd *vbd)
 {
 	json_t *a = json_array();
 	struct td_image *img;
-	struct json_sink js;
+	struct td_rpc_sink js;
 	unsigned depth = 0;
 
 	for (img = vbd->leaf; a && img && depth < CHAIN_MAX;
@@ -647,7 +641,7 @@ static json_t *stats_images(struct td_vbd *vbd)
 		json_object_set_new(
 			o, "size_sectors",
 			json_integer((json_int_t)img->size_sectors));
-		sink_init(&js, o);
+		td_rpc_sink_init(&js, o);
 		td_image_stats(img, &js.sink);
 		json_array_append_new(a, o);
 	}
@@ -657,7 +651,7 @@ static json_t *stats_images(struct td_vbd *vbd)
 static json_t *stats_frontends(struct td_vbd *vbd)
 {
 	json_t *a = json_array();
-	struct json_sink js;
+	struct td_rpc_sink js;
 	struct td_list *pos;
 
 	td_list_for_each(pos, &vbd->frontends) {
@@ -667,7 +661,7 @@ static json_t *stats_frontends(struct td_vbd *vbd)
 
 		json_object_set_new(o, "kind", json_string(fe->ops->kind));
 		if (fe->ops->describe) {
-			sink_init(&js, o);
+			td_rpc_sink_init(&js, o);
 			fe->ops->describe(fe, &js.sink);
 		}
 		json_array_append_new(a, o);
@@ -697,7 +691,7 @@ static int h_stats(struct td_server *srv, struct td_rpc_call *call,
 	struct td_vbd *vbd;
 	json_t *res;
 
-	if (!check_args(call, "stats", args, minor_only))
+	if (!td_rpc_check_args(call, "stats", args, minor_only))
 		return 0;
 	vbd = arg_vbd(srv, call, args);
 	if (!vbd)

@@ -13,55 +13,6 @@
 #include "server.h"
 #include "xenbus-priv.h"
 
-struct xarg {
-	const char *key;
-	int type; /* JSON_INTEGER, JSON_STRING, JSON_TRUE (boolean) */
-	bool required;
-};
-
-static bool xarg_ok(json_t *v, int type)
-{
-	return type == JSON_TRUE ? json_is_boolean(v) :
-				   json_typeof(v) == (json_type)type;
-}
-
-static bool xargs_check(struct td_rpc_call *call, const char *type,
-			json_t *args, const struct xarg *spec)
-{
-	const struct xarg *a;
-	const char *key;
-	json_t *v;
-
-	json_object_foreach(args, key, v) {
-		for (a = spec; a->key && strcmp(a->key, key); a++)
-			;
-		if (!a->key) {
-			td_rpc_error(call, -EINVAL,
-				     "unknown argument \"%.64s\" for %s", key,
-				     type);
-			return false;
-		}
-		if (!xarg_ok(v, a->type) ||
-		    (a->type == JSON_INTEGER && json_integer_value(v) < 0)) {
-			td_rpc_error(call, -EINVAL,
-				     "argument \"%s\" of %s must be %s", key,
-				     type, a->type == JSON_STRING ? "a string" :
-				     a->type == JSON_INTEGER ?
-				     "a non-negative integer" : "a boolean");
-			return false;
-		}
-	}
-	for (a = spec; a->key; a++) {
-		if (a->required && !json_object_get(args, a->key)) {
-			td_rpc_error(call, -EINVAL,
-				     "missing argument \"%s\" for %s", a->key,
-				     type);
-			return false;
-		}
-	}
-	return true;
-}
-
 static const char *xstr(json_t *args, const char *key)
 {
 	return json_string_value(json_object_get(args, key));
@@ -76,12 +27,12 @@ static long long xint(json_t *args, const char *key, long long dflt)
 
 /* The options shared by xenbus-connect and xenbus-watch. */
 #define XB_OPT_ARGS \
-	{ "transport", JSON_STRING, false }, \
-	{ "timeout_ms", JSON_INTEGER, false }, \
-	{ "max_queues", JSON_INTEGER, false }, \
-	{ "max_ring_order", JSON_INTEGER, false }, \
-	{ "max_indirect", JSON_INTEGER, false }, \
-	{ "no_persistent", JSON_TRUE, false }
+	{ "transport", TD_RPC_ARG_STR, false }, \
+	{ "timeout_ms", TD_RPC_ARG_UINT, false }, \
+	{ "max_queues", TD_RPC_ARG_UINT, false }, \
+	{ "max_ring_order", TD_RPC_ARG_UINT, false }, \
+	{ "max_indirect", TD_RPC_ARG_UINT, false }, \
+	{ "no_persistent", TD_RPC_ARG_BOOL, false }
 
 static bool xb_opts(struct td_rpc_call *call, json_t *args,
 		    struct td_xenbus_opts *o)
@@ -134,9 +85,9 @@ static bool get_xb(struct td_server *srv, struct td_rpc_call *call,
 int td_xenbus_rpc_connect(struct td_server *srv, struct td_rpc_call *call,
 			  json_t *args)
 {
-	static const struct xarg spec[] = {
-		{ "minor", JSON_INTEGER, true },
-		{ "backend_path", JSON_STRING, true },
+	static const struct td_rpc_arg spec[] = {
+		{ "minor", TD_RPC_ARG_UINT, true },
+		{ "backend_path", TD_RPC_ARG_STR, true },
 		XB_OPT_ARGS,
 		{ NULL, 0, false },
 	};
@@ -145,20 +96,14 @@ int td_xenbus_rpc_connect(struct td_server *srv, struct td_rpc_call *call,
 	struct td_xenbus *xb;
 	struct td_vbd *vbd;
 	char err[XB_ERR_MAX] = "";
-	long long minor;
 	int rc;
 
-	if (!xargs_check(call, "xenbus-connect", args, spec) ||
+	if (!td_rpc_check_args(call, "xenbus-connect", args, spec) ||
 	    !xb_opts(call, args, &o))
 		return 0;
-	minor = xint(args, "minor", -1);
-	vbd = minor <= INT32_MAX ? td_vbd_find(srv, (int)minor) : NULL;
-	if (!vbd) {
-		td_rpc_error(call, -ENOENT,
-			     "minor %lld is not attached to tapdisk %d", minor,
-			     (int)srv->pid);
+	vbd = td_rpc_find_vbd(srv, call, xint(args, "minor", -1));
+	if (!vbd)
 		return 0;
-	}
 	if (!get_xb(srv, call, &xb))
 		return 0;
 	rc = td_xenbus_connect(xb, vbd, be, &o, err, sizeof(err));
@@ -175,13 +120,13 @@ int td_xenbus_rpc_connect(struct td_server *srv, struct td_rpc_call *call,
 int td_xenbus_rpc_disconnect(struct td_server *srv, struct td_rpc_call *call,
 			     json_t *args)
 {
-	static const struct xarg spec[] = {
-		{ "backend_path", JSON_STRING, true },
+	static const struct td_rpc_arg spec[] = {
+		{ "backend_path", TD_RPC_ARG_STR, true },
 		{ NULL, 0, false },
 	};
 	const char *be = xstr(args, "backend_path");
 
-	if (!xargs_check(call, "xenbus-disconnect", args, spec))
+	if (!td_rpc_check_args(call, "xenbus-disconnect", args, spec))
 		return 0;
 	if (!srv->xenbus || td_xenbus_disconnect(srv->xenbus, be)) {
 		td_rpc_error(call, -ENOENT, "%s is not served by tapdisk %d",
@@ -196,8 +141,8 @@ int td_xenbus_rpc_disconnect(struct td_server *srv, struct td_rpc_call *call,
 int td_xenbus_rpc_watch(struct td_server *srv, struct td_rpc_call *call,
 			json_t *args)
 {
-	static const struct xarg spec[] = {
-		{ "dir", JSON_STRING, true },
+	static const struct td_rpc_arg spec[] = {
+		{ "dir", TD_RPC_ARG_STR, true },
 		XB_OPT_ARGS,
 		{ NULL, 0, false },
 	};
@@ -207,7 +152,7 @@ int td_xenbus_rpc_watch(struct td_server *srv, struct td_rpc_call *call,
 	char err[XB_ERR_MAX] = "";
 	int rc;
 
-	if (!xargs_check(call, "xenbus-watch", args, spec) ||
+	if (!td_rpc_check_args(call, "xenbus-watch", args, spec) ||
 	    !xb_opts(call, args, &o) || !get_xb(srv, call, &xb))
 		return 0;
 	rc = td_xenbus_watch(xb, dir, &o, err, sizeof(err));
@@ -222,13 +167,13 @@ int td_xenbus_rpc_watch(struct td_server *srv, struct td_rpc_call *call,
 int td_xenbus_rpc_unwatch(struct td_server *srv, struct td_rpc_call *call,
 			  json_t *args)
 {
-	static const struct xarg spec[] = {
-		{ "dir", JSON_STRING, true },
+	static const struct td_rpc_arg spec[] = {
+		{ "dir", TD_RPC_ARG_STR, true },
 		{ NULL, 0, false },
 	};
 	const char *dir = xstr(args, "dir");
 
-	if (!xargs_check(call, "xenbus-unwatch", args, spec))
+	if (!td_rpc_check_args(call, "xenbus-unwatch", args, spec))
 		return 0;
 	if (!srv->xenbus || td_xenbus_unwatch(srv->xenbus, dir)) {
 		td_rpc_error(call, -ENOENT, "%s is not watched", dir);
@@ -238,29 +183,11 @@ int td_xenbus_rpc_unwatch(struct td_server *srv, struct td_rpc_call *call,
 	return 0;
 }
 
-struct json_sink {
-	struct td_stats_sink sink;
-	json_t *obj;
-};
-
-static void sink_u64(struct td_stats_sink *s, const char *key, uint64_t v)
-{
-	struct json_sink *js = td_container_of(s, struct json_sink, sink);
-
-	json_object_set_new(js->obj, key, json_integer((json_int_t)v));
-}
-
-static void sink_str(struct td_stats_sink *s, const char *key, const char *v)
-{
-	struct json_sink *js = td_container_of(s, struct json_sink, sink);
-
-	json_object_set_new(js->obj, key, td_rpc_string(v));
-}
-
 static void list_one(void *arg, struct td_xenbus_dev *dev)
 {
-	struct json_sink js = { { sink_u64, sink_str }, json_object() };
+	struct td_rpc_sink js;
 
+	td_rpc_sink_init(&js, json_object());
 	if (!js.obj)
 		return;
 	td_xenbus_dev_describe(dev, &js.sink);
@@ -270,10 +197,10 @@ static void list_one(void *arg, struct td_xenbus_dev *dev)
 int td_xenbus_rpc_list(struct td_server *srv, struct td_rpc_call *call,
 		       json_t *args)
 {
-	static const struct xarg spec[] = { { NULL, 0, false } };
+	static const struct td_rpc_arg spec[] = { { NULL, 0, false } };
 	json_t *a;
 
-	if (!xargs_check(call, "xenbus-list", args, spec))
+	if (!td_rpc_check_args(call, "xenbus-list", args, spec))
 		return 0;
 	a = json_array();
 	if (!a)
@@ -328,25 +255,19 @@ static void resize_paused(struct td_vbd_waiter *w, int err)
 int td_xenbus_rpc_resize(struct td_server *srv, struct td_rpc_call *call,
 			 json_t *args)
 {
-	static const struct xarg spec[] = {
-		{ "minor", JSON_INTEGER, true },
+	static const struct td_rpc_arg spec[] = {
+		{ "minor", TD_RPC_ARG_UINT, true },
 		{ NULL, 0, false },
 	};
 	struct resize_op *op;
 	struct td_vbd *vbd;
-	long long minor;
 	int rc;
 
-	if (!xargs_check(call, "resize", args, spec))
+	if (!td_rpc_check_args(call, "resize", args, spec))
 		return 0;
-	minor = xint(args, "minor", -1);
-	vbd = minor <= INT32_MAX ? td_vbd_find(srv, (int)minor) : NULL;
-	if (!vbd) {
-		td_rpc_error(call, -ENOENT,
-			     "minor %lld is not attached to tapdisk %d", minor,
-			     (int)srv->pid);
+	vbd = td_rpc_find_vbd(srv, call, xint(args, "minor", -1));
+	if (!vbd)
 		return 0;
-	}
 	if (vbd->state != TD_VBD_OPEN && vbd->state != TD_VBD_PAUSED) {
 		td_rpc_error(call, -EINVAL,
 			     "minor %d is %s, not open or paused", vbd->minor,

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include "fdpass.h"
 #include "server.h"
 #include "xport.h"
 #include "xenbus-shm.h"
@@ -41,15 +42,6 @@ struct xbshm {
 	unsigned nconns;
 };
 
-static void close_fds(int *fds, unsigned n)
-{
-	unsigned i;
-
-	for (i = 0; i < n; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
-}
-
 void xbshm_conn_close(struct xbshm_conn *c)
 {
 	struct td_loop *loop = c->s->xb->loop;
@@ -58,7 +50,7 @@ void xbshm_conn_close(struct xbshm_conn *c)
 		td_loop_fd_del(loop, &c->watch);
 	td_loop_timer_cancel(loop, &c->timer);
 	if (!c->claimed)
-		close_fds(c->fds, c->nfds);
+		td_fdpass_close(c->fds, c->nfds);
 	close(c->fd);
 	td_list_del(&c->link);
 	c->s->nconns--;
@@ -67,54 +59,8 @@ void xbshm_conn_close(struct xbshm_conn *c)
 
 static void reply(struct xbshm_conn *c, int status, const char *msg)
 {
-	struct td_shm_reply_msg m;
-
-	memset(&m, 0, sizeof(m));
-	m.hdr.magic = TD_SHM_MAGIC;
-	m.hdr.version = TD_SHM_VERSION;
-	m.hdr.type = TD_SHM_REPLY;
-	m.hdr.size = sizeof(m.reply);
-	m.reply.status = status;
-	snprintf(m.reply.message, sizeof(m.reply.message), "%s", msg);
 	/* A peer that does not read its reply only hurts itself. */
-	(void)send(c->fd, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL);
-}
-
-static ssize_t recv_deposit(struct xbshm_conn *c,
-			    struct td_xbshm_deposit_msg *m, bool *trunc)
-{
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * TD_SHM_MAX_FDS)];
-		struct cmsghdr align;
-	} cb;
-	struct iovec iov = { m, sizeof(*m) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-			     .msg_control = cb.buf,
-			     .msg_controllen = sizeof(cb.buf) };
-	struct cmsghdr *cm;
-	ssize_t n;
-
-	n = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	if (n < 0)
-		return -errno;
-	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-		size_t k, cnt;
-
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		cnt = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (k = 0; k < cnt; k++) {
-			int f;
-
-			memcpy(&f, CMSG_DATA(cm) + k * sizeof(int), sizeof(f));
-			if (c->nfds < TD_SHM_MAX_FDS)
-				c->fds[c->nfds++] = f;
-			else
-				close(f);
-		}
-	}
-	*trunc = (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0;
-	return n;
+	(void)td_xport_shm_reply(c->fd, status, msg, NULL);
 }
 
 static struct xbshm_conn *find_token(struct xbshm *s, const char *token)
@@ -178,7 +124,8 @@ static void conn_cb(struct td_loop_fd *f, uint32_t events)
 		return;
 	}
 	memset(&m, 0, sizeof(m));
-	n = recv_deposit(c, &m, &trunc);
+	n = td_fdpass_recv(c->fd, &m, sizeof(m), c->fds, TD_SHM_MAX_FDS,
+			    &c->nfds, &trunc);
 	if (n == -EAGAIN || n == -EINTR)
 		return;
 	if (n <= 0) {

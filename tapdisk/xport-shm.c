@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include "td-shm.h"
@@ -323,4 +324,24 @@ uint32_t td_xport_shm_pages(const struct td_xport *xp)
 unsigned td_xport_shm_live_maps(const struct td_xport *xp)
 {
 	return ((const struct shm_xport *)xp)->live_maps;
+}
+
+int td_xport_shm_reply(int fd, int status, const char *msg,
+		       const struct td_blkif_back *back)
+{
+	struct td_shm_reply_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.hdr.magic = TD_SHM_MAGIC;
+	m.hdr.version = TD_SHM_VERSION;
+	m.hdr.type = TD_SHM_REPLY;
+	m.hdr.size = sizeof(m.reply);
+	m.reply.status = status;
+	if (msg)
+		snprintf(m.reply.message, sizeof(m.reply.message), "%s", msg);
+	if (back)
+		m.reply.back = *back;
+	if (send(fd, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		return -errno;
+	return 0;
 }

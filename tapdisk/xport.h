@@ -28,6 +28,7 @@
 #define TD_XPORT_COPY_MAX 256u
 
 struct td_xport;
+struct td_blkif_back;
 
 /* One segment of a batched grant copy. */
 struct td_xport_copy {
@@ -105,6 +106,15 @@ struct td_xport {
  */
 int td_xport_shm_create(int memfd, const int *req_fds, const int *rsp_fds,
 			unsigned nq, struct td_xport **out);
+
+/*
+ * Sends on shm socket @fd the REPLY of include/td-shm.h: @status (0 or
+ * -errno), @msg (NULL: empty; cut to fit) and, if not NULL, @back (what
+ * the backend advertises; zeros otherwise). Never blocks: a peer that does
+ * not read its replies loses them. Returns 0 or -errno from send.
+ */
+int td_xport_shm_reply(int fd, int status, const char *msg,
+		       const struct td_blkif_back *back);
 
 /* Pages (valid grant references 0..n-1) of an shm connection. */
 uint32_t td_xport_shm_pages(const struct td_xport *xp);
