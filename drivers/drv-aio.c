@@ -15,6 +15,10 @@
  * allocation; then it writes zeros from a preallocated zero buffer. The I/O
  * seam has no FALLOC_FL_ZERO_RANGE and calling fallocate synchronously
  * would block the loop thread for as long as the file system takes.
+ *
+ * block_status (NBD base:allocation) asks the file system with
+ * lseek(SEEK_DATA/SEEK_HOLE): holes read as zeros and have no parent to
+ * fall through to. A block device reports everything as data.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -54,6 +58,7 @@ struct aio_priv {
 	int fd_buf;           /* buffered; the same as @fd if !@direct */
 	bool direct;
 	bool can_punch;
+	bool is_reg;          /* a regular file: SEEK_HOLE applies */
 	unsigned mem_align, off_align; /* O_DIRECT requirements */
 	void *zero;           /* AIO_ZERO_BUF bytes of zeros */
 	struct aio_slot *slots;
@@ -217,6 +222,7 @@ static int aio_open(struct td_image *img)
 		p->can_punch = aio_probe_punch(p, &st, bytes);
 	if (!p->can_punch)
 		img->caps &= ~TD_CAP_DISCARD;
+	p->is_reg = S_ISREG(st.st_mode);
 	return 0;
 }
 
@@ -383,6 +389,46 @@ static void aio_submit(struct td_image *img, struct td_req *req)
 	aio_start(p, s, req);
 }
 
+/*
+ * The first run of [@sector, +@nr) as the file system sees it. Hole
+ * edges inside a sector are rounded towards data: a sector holding any
+ * data is data, so a hole is never claimed where bytes are stored. The
+ * lseek calls are synchronous, but only read the file's extent map.
+ */
+static int aio_block_status(struct td_image *img, uint64_t sector,
+			    uint64_t nr, unsigned *flags, uint64_t *run)
+{
+	struct aio_priv *p = img->priv;
+	off_t off = (off_t)(sector << TD_SECTOR_SHIFT), data, hole;
+	uint64_t n;
+
+	*flags = 0;
+	*run = nr;
+	if (!p->is_reg || !nr)
+		return 0;
+	data = lseek(p->fd_buf, off, SEEK_DATA);
+	if (data < 0) {
+		/* ENXIO: no data at or after @off (all hole up to EOF). */
+		if (errno != ENXIO)
+			return -errno;
+		*flags = TD_EXTENT_HOLE | TD_EXTENT_ZERO;
+		return 0;
+	}
+	n = (uint64_t)(data - off) >> TD_SECTOR_SHIFT;
+	if (n) {
+		*flags = TD_EXTENT_HOLE | TD_EXTENT_ZERO;
+		*run = n < nr ? n : nr;
+		return 0;
+	}
+	/* Data starts within this sector: the run lasts to the next hole. */
+	hole = lseek(p->fd_buf, data, SEEK_HOLE);
+	if (hole < 0)
+		return -errno;
+	n = ((uint64_t)(hole - off) + TD_SECTOR_SIZE - 1) >> TD_SECTOR_SHIFT;
+	*run = n && n < nr ? n : nr;
+	return 0;
+}
+
 static void aio_stats(struct td_image *img, struct td_stats_sink *sink)
 {
 	struct aio_priv *p = img->priv;
@@ -396,10 +442,12 @@ static void aio_stats(struct td_image *img, struct td_stats_sink *sink)
 const struct td_driver_ops td_drv_aio = {
 	.size = sizeof(struct td_driver_ops),
 	.name = "aio",
-	.caps = TD_CAP_FLUSH | TD_CAP_DISCARD | TD_CAP_WRITE_ZEROES,
+	.caps = TD_CAP_FLUSH | TD_CAP_DISCARD | TD_CAP_WRITE_ZEROES |
+		TD_CAP_BLOCK_STATUS,
 	.priv_size = sizeof(struct aio_priv),
 	.open = aio_open,
 	.close = aio_close,
 	.submit = aio_submit,
+	.block_status = aio_block_status,
 	.stats = aio_stats,
 };

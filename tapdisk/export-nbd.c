@@ -3,16 +3,43 @@
  * The NBD export: every open VBD gets an NBD server on a unix socket
  * RUN_DIR/tapdisk-PID-MINOR.nbd, plus TCP when the open asked for it,
  * unless the open said no_nbd. It lives from open to close, across pauses.
+ *
+ * The handshake timeout comes from the environment of the tapdisk process
+ * (TD_NBD_HANDSHAKE_ENV, milliseconds), read when each VBD opens: the
+ * open RPC has no field for it, and tests need a short one.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "nbd.h"
 #include "server.h"
+#include "td-log.h"
 #include "vbd.h"
 
 /* Socket of minor MINOR in process PID: RUN_DIR/tapdisk-PID-MINOR.nbd */
 #define TD_NBD_SOCK_FMT "%s/tapdisk-%d-%d.nbd"
+
+/* The handshake timeout asked for in the environment; 0: the default. */
+static unsigned handshake_timeout_ms(const struct td_vbd *vbd)
+{
+	const char *v = getenv(TD_NBD_HANDSHAKE_ENV);
+	unsigned long ms;
+	char *end;
+
+	if (!v || !*v)
+		return 0;
+	errno = 0;
+	ms = strtoul(v, &end, 10);
+	if (errno || *end || v[0] == '-' || !ms ||
+	    ms > TD_NBD_HANDSHAKE_MAX_MS) {
+		td_warn(TD_SUB_NBD, "vbd %d: ignoring %s='%s' (1..%u ms)",
+			vbd->minor, TD_NBD_HANDSHAKE_ENV, v,
+			TD_NBD_HANDSHAKE_MAX_MS);
+		return 0;
+	}
+	return (unsigned)ms;
+}
 
 static int nbd_start(struct td_vbd *vbd, unsigned slot, char *err,
 		     size_t errlen)
@@ -37,6 +64,7 @@ static int nbd_start(struct td_vbd *vbd, unsigned slot, char *err,
 	tcp[sizeof(o->nbd_tcp)] = '\0';
 	opts.unix_path = path;
 	opts.tcp = tcp;
+	opts.handshake_timeout_ms = handshake_timeout_ms(vbd);
 	rc = td_nbd_server_create(vbd, &opts, &s, err, errlen);
 	if (rc)
 		return rc;

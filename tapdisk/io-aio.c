@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * The libaio backend. Completions signal an eventfd watched by the loop
- * and are reaped without blocking. Kernel aio has no discard, so DISCARD
- * runs synchronously, as does FLUSH on filesystems refusing IOCB_CMD_FDSYNC.
+ * The libaio backend. Commands prepared during one loop iteration go to the
+ * kernel in one io_submit (the core's deferred flush, see io-internal.h).
+ * Completions signal an eventfd watched by the loop and are reaped without
+ * blocking. Kernel aio has no discard, so DISCARD runs synchronously, as
+ * does FLUSH on filesystems refusing IOCB_CMD_FDSYNC.
  */
 #include <assert.h>
 #include <errno.h>

@@ -6,6 +6,14 @@
  * supplies two hooks that talk to the kernel and feeds every kernel result
  * to td_io_core_result; a test may supply its own hooks to play the kernel
  * and feed fabricated results. Everything runs on the loop thread.
+ *
+ * Submission is batched per loop iteration: td_io_core_submit prepares a
+ * command at once (start) but calls flush from a deferred loop call, so
+ * the commands submitted by all callbacks of one iteration reach the
+ * kernel in one syscall. The loop runs that deferred call before it
+ * sleeps: in the same iteration when the submit came from an fd, timer or
+ * first-level deferred callback, or at the start of the next (which then
+ * polls without sleeping) when it came from a deferred call itself.
  */
 #ifndef TD_IO_INTERNAL_H
 #define TD_IO_INTERNAL_H
@@ -40,8 +48,10 @@ struct td_io_core_ops {
 	 */
 	int (*start)(struct td_io_core *c, struct td_iocb *cb);
 	/*
-	 * Hands everything prepared to the kernel; called after each round
-	 * of start calls, possibly with nothing new. Returns 0, or -EAGAIN if
+	 * Hands everything prepared to the kernel; called once per loop
+	 * iteration in which commands were submitted, and after each round of
+	 * start calls made on completions (td_io_core_kick), possibly with
+	 * nothing new. Returns 0, or -EAGAIN if
 	 * something is still not accepted: the core calls flush again after
 	 * TD_IO_RETRY_NS (or sooner, on the next kick).
 	 */
@@ -57,6 +67,7 @@ struct td_io_core {
 	struct td_list waiting;   /* td_iocb.link: accepted, not started */
 	struct td_list completed; /* td_iocb.link: done pending in @defer */
 	struct td_loop_defer defer;
+	struct td_loop_defer flush_defer; /* flushes this iteration's submits */
 	struct td_loop_timer retry;
 };
 
@@ -69,7 +80,8 @@ void td_io_core_fini(struct td_io_core *c);
 
 /*
  * The body of td_io_ops.submit: validates @cb, fills @cb->len, queues it
- * and starts what fits. Bad commands complete with -EINVAL via the defer.
+ * and starts what fits; the flush follows from a deferred call (see
+ * above). Bad commands complete with -EINVAL via the defer.
  */
 void td_io_core_submit(struct td_io_core *c, struct td_iocb *cb);
 
@@ -86,7 +98,11 @@ void td_io_core_result(struct td_io_core *c, struct td_iocb *cb, long res);
  * a batch in reverse to keep its order. */
 void td_io_core_requeue(struct td_io_core *c, struct td_iocb *cb);
 
-/* Starts waiting commands while the depth allows, then flushes. */
+/*
+ * Starts waiting commands while the depth allows, then flushes at once
+ * (also whatever submit left for the deferred flush). Backends call it
+ * after reaping a batch of completions.
+ */
 void td_io_core_kick(struct td_io_core *c);
 
 /*

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * The io_uring backend. Completions signal an eventfd registered with the
- * ring and watched by the loop; each SQE's user_data is its td_iocb.
+ * The io_uring backend. SQEs prepared during one loop iteration go to the
+ * kernel in one io_uring_submit (the core's deferred flush, see
+ * io-internal.h). Completions signal an eventfd registered with the ring
+ * and watched by the loop; each SQE's user_data is its td_iocb.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -129,6 +129,40 @@ static void core_retry(struct td_loop_timer *t)
 	td_io_core_kick(t->arg);
 }
 
+/* Prepares waiting commands while the depth allows. */
+static void core_start_waiting(struct td_io_core *c)
+{
+	while (c->busy < c->depth && !td_list_empty(&c->waiting)) {
+		struct td_iocb *cb = td_list_entry(td_list_pop(&c->waiting),
+						   struct td_iocb, link);
+		/* Off the queue first: start may complete it (TD_IO_SYNC). */
+		int r = c->ops->start(c, cb);
+
+		if (r == -EAGAIN) {
+			td_list_add(&cb->link, &c->waiting);
+			td_loop_timer_arm(c->loop, &c->retry, TD_IO_RETRY_NS);
+			break;
+		}
+		if (r == 0)
+			c->busy++;
+		else if (r != TD_IO_SYNC)
+			td_io_core_done(c, cb, r);
+	}
+}
+
+/* Hands everything prepared to the kernel, with one syscall at most. */
+static void core_flush(struct td_io_core *c)
+{
+	td_loop_defer_cancel(c->loop, &c->flush_defer);
+	if (c->ops->flush(c) == -EAGAIN)
+		td_loop_timer_arm(c->loop, &c->retry, TD_IO_RETRY_NS);
+}
+
+static void core_flush_cb(struct td_loop_defer *d)
+{
+	core_flush(d->arg);
+}
+
 void td_io_core_init(struct td_io_core *c, struct td_loop *loop,
 		     unsigned depth, const struct td_io_core_ops *ops)
 {
@@ -144,12 +178,16 @@ void td_io_core_init(struct td_io_core *c, struct td_loop *loop,
 	c->retry.cb = core_retry;
 	c->retry.arg = c;
 	td_list_init(&c->retry.link);
+	c->flush_defer.cb = core_flush_cb;
+	c->flush_defer.arg = c;
+	td_list_init(&c->flush_defer.link);
 }
 
 void td_io_core_fini(struct td_io_core *c)
 {
 	assert(c->inflight == 0);
 	td_loop_defer_cancel(c->loop, &c->defer);
+	td_loop_defer_cancel(c->loop, &c->flush_defer);
 	td_loop_timer_cancel(c->loop, &c->retry);
 }
 
@@ -203,7 +241,13 @@ void td_io_core_submit(struct td_io_core *c, struct td_iocb *cb)
 		return;
 	}
 	td_list_add_tail(&cb->link, &c->waiting);
-	td_io_core_kick(c);
+	/*
+	 * Prepared now, handed to the kernel from a deferred call: every
+	 * command submitted in this loop iteration (all the requests one
+	 * socket read or one ring kick produced) goes in one syscall.
+	 */
+	core_start_waiting(c);
+	td_loop_defer(c->loop, &c->flush_defer);
 }
 
 void td_io_core_requeue(struct td_io_core *c, struct td_iocb *cb)
@@ -215,24 +259,8 @@ void td_io_core_requeue(struct td_io_core *c, struct td_iocb *cb)
 
 void td_io_core_kick(struct td_io_core *c)
 {
-	while (c->busy < c->depth && !td_list_empty(&c->waiting)) {
-		struct td_iocb *cb = td_list_entry(td_list_pop(&c->waiting),
-						   struct td_iocb, link);
-		/* Off the queue first: start may complete it (TD_IO_SYNC). */
-		int r = c->ops->start(c, cb);
-
-		if (r == -EAGAIN) {
-			td_list_add(&cb->link, &c->waiting);
-			td_loop_timer_arm(c->loop, &c->retry, TD_IO_RETRY_NS);
-			break;
-		}
-		if (r == 0)
-			c->busy++;
-		else if (r != TD_IO_SYNC)
-			td_io_core_done(c, cb, r);
-	}
-	if (c->ops->flush(c) == -EAGAIN)
-		td_loop_timer_arm(c->loop, &c->retry, TD_IO_RETRY_NS);
+	core_start_waiting(c);
+	core_flush(c);
 }
 
 /* True if a short read of @cb stopped at or past the end of its file. */

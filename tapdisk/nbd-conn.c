@@ -658,6 +658,7 @@ static void conn_drop_socket(struct td_nbd_conn *c)
 	c->dead = true;
 	c->closing = true;
 	c->rd = RD_DONE;
+	td_loop_timer_cancel(c->loop, &c->hs_timer);
 	/* A connection without a socket no longer counts as a client. */
 	if (c->srv) {
 		td_list_del(&c->link);
@@ -740,6 +741,25 @@ static void conn_run(struct td_nbd_conn *c, bool hup)
 static void conn_pump_cb(struct td_loop_defer *d)
 {
 	conn_run(d->arg, false);
+}
+
+/*
+ * The handshake took too long: a client that connects and stalls, or
+ * dribbles bytes, must not keep one of the export's slots. No request of
+ * it can be inside the VBD yet, so the connection goes at once.
+ */
+static void conn_hs_timeout(struct td_loop_timer *t)
+{
+	struct td_nbd_conn *c = t->arg;
+
+	if (c->srv) {
+		c->srv->handshake_timeouts++;
+		conn_warn(c, "no handshake after %llu ms, closing",
+			  (unsigned long long)(c->srv->handshake_ns /
+					       TD_NS_PER_MS));
+	}
+	c->dead = true;
+	conn_run(c, false);
 }
 
 static void conn_fd_cb(struct td_loop_fd *f, uint32_t ev)
@@ -849,6 +869,9 @@ int td_nbd_conn_create(struct td_nbd_server *s, int fd,
 	c->pump.cb = conn_pump_cb;
 	c->pump.arg = c;
 	td_list_init(&c->pump.link);
+	c->hs_timer.cb = conn_hs_timeout;
+	c->hs_timer.arg = c;
+	td_list_init(&c->hs_timer.link);
 	rc = td_loop_fd_add(c->loop, &c->watch);
 	if (rc) {
 		munmap(c->arena, TD_NBD_ARENA);
@@ -864,6 +887,7 @@ int td_nbd_conn_create(struct td_nbd_server *s, int fd,
 	td_list_add_tail(&c->link, &s->conns);
 	s->nconns++;
 
+	td_loop_timer_arm(c->loop, &c->hs_timer, s->handshake_ns);
 	td_nbd_handshake_start(c);
 	conn_kick(c);
 	*out = c;

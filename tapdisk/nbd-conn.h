@@ -63,6 +63,7 @@ struct td_nbd_conn {
 	struct td_loop_fd watch;
 	uint32_t watched;
 	struct td_loop_defer pump;
+	struct td_loop_timer hs_timer; /* handshake deadline, until GO */
 	struct td_vbd_frontend fe;
 	bool fe_added;
 	struct td_list link;        /* in srv->conns */

@@ -64,6 +64,7 @@ static void refresh_limits(struct td_nbd_conn *c)
 static void enter_transmission(struct td_nbd_conn *c)
 {
 	c->transmission = true;
+	td_loop_timer_cancel(c->loop, &c->hs_timer);
 	refresh_limits(c);
 	td_nbd_conn_unit_set(c, RD_REQ_HDR, c->hdr, NBD_REQUEST_SIZE);
 	td_dbg(TD_SUB_NBD, "vbd %d nbd %u: transmission, flags 0x%x",

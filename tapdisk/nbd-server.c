@@ -263,9 +263,19 @@ int td_nbd_server_create(struct td_vbd *vbd,
 	td_list_init(&s->conns);
 	s->unix_l.watch.fd = -1;
 	s->tcp_l.watch.fd = -1;
+	s->handshake_ns = (uint64_t)(opts->handshake_timeout_ms ?
+					     opts->handshake_timeout_ms :
+					     TD_NBD_HANDSHAKE_MS) *
+			  TD_NS_PER_MS;
 	s->accept_retry.cb = accept_retry_cb;
 	s->accept_retry.arg = s;
 	td_list_init(&s->accept_retry.link);
+	if (opts->handshake_timeout_ms > TD_NBD_HANDSHAKE_MAX_MS) {
+		snprintf(err, errlen, "NBD handshake timeout over %u ms",
+			 TD_NBD_HANDSHAKE_MAX_MS);
+		td_nbd_server_destroy(s);
+		return -EINVAL;
+	}
 	if (opts->unix_path && *opts->unix_path)
 		rc = listen_unix(s, opts->unix_path, err, errlen);
 	if (!rc && opts->tcp && *opts->tcp)
@@ -300,4 +310,5 @@ void td_nbd_server_describe(struct td_nbd_server *s,
 	sink->u64(sink, "nbd_clients", s->nconns);
 	sink->u64(sink, "nbd_accepted", s->accepted);
 	sink->u64(sink, "nbd_refused", s->refused);
+	sink->u64(sink, "nbd_handshake_timeouts", s->handshake_timeouts);
 }

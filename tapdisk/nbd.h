@@ -30,6 +30,15 @@ extern const struct td_export_ops td_export_nbd;
 #define TD_NBD_CHUNK (128u << 10)         /* data buffer granule */
 #define TD_NBD_ARENA (64u << 20)          /* data buffers per connection */
 #define TD_NBD_MAX_CONNS 16u              /* clients per export */
+/*
+ * A client must finish the handshake (reach transmission) this long after
+ * it was accepted, or it is disconnected: it holds one of the
+ * TD_NBD_MAX_CONNS slots. The export reads an override in milliseconds
+ * from TD_NBD_HANDSHAKE_ENV when the VBD opens (see docs/nbd.md).
+ */
+#define TD_NBD_HANDSHAKE_MS 10000u
+#define TD_NBD_HANDSHAKE_MAX_MS 3600000u
+#define TD_NBD_HANDSHAKE_ENV "TAPDISK_NBD_HANDSHAKE_TIMEOUT_MS"
 
 struct td_nbd_listener {
 	struct td_loop_fd watch;
@@ -46,6 +55,8 @@ struct td_nbd_server {
 	struct td_list conns;          /* struct td_nbd_conn.link */
 	unsigned nconns;
 	uint64_t accepted, refused;    /* counters for stats */
+	uint64_t handshake_ns;         /* handshake deadline after accept */
+	uint64_t handshake_timeouts;   /* clients closed for missing it */
 	/* Client-triggered messages, shared so reconnecting cannot flood. */
 	struct td_ratelimit rl;
 	struct td_loop_timer accept_retry; /* after running out of fds */
@@ -54,6 +65,8 @@ struct td_nbd_server {
 struct td_nbd_server_opts {
 	const char *unix_path; /* NULL or "": no unix listener */
 	const char *tcp;       /* "HOST:PORT", "" HOST = loopback; NULL: none */
+	/* Handshake deadline, 1..TD_NBD_HANDSHAKE_MAX_MS; 0: the default. */
+	unsigned handshake_timeout_ms;
 };
 
 /*
@@ -81,7 +94,10 @@ void td_nbd_server_destroy(struct td_nbd_server *s);
  */
 int td_nbd_server_add_client(struct td_nbd_server *s, int fd);
 
-/* Adds "nbd_socket", "nbd_tcp" and "nbd_clients" to @sink. */
+/*
+ * Adds "nbd_socket", "nbd_tcp", "nbd_clients", "nbd_accepted",
+ * "nbd_refused" and "nbd_handshake_timeouts" to @sink.
+ */
 void td_nbd_server_describe(struct td_nbd_server *s,
 			    struct td_stats_sink *sink);
 

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # nbdinfo against the NBD export of a VBD: export details and flags, the
-# export list, --map on raw (no block status in the aio driver: all data)
-# and on a dynamic VHD (holes), read-only exports, TCP, and -N.
+# export list, --map on raw (a written file is all data; a sparse one shows
+# its holes and data extents exactly, from SEEK_DATA/SEEK_HOLE) and on a
+# dynamic VHD (holes), read-only exports, TCP, and -N.
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 . "$top_srcdir/tests/functions.sh"
 . "$top_srcdir/tests/nbd/nbd-lib.sh"
@@ -45,7 +46,7 @@ nbdinfo --size "nbd+unix:///$MINOR?socket=$NBD_SOCK" | grep -qx 16777216 ||
 	fail "export by name"
 must_fail nbdinfo "nbd+unix:///nosuch?socket=$NBD_SOCK"
 
-# aio has no block_status yet: the whole raw file is reported as data.
+# A raw file written in full is one data extent.
 map=$(nbdinfo --map "$URI") || fail "nbdinfo --map"
 echo "$map" | awk '{print $1, $2, $3}' | grep -qx "0 16777216 0" ||
 	fail "raw map: $map"
@@ -110,6 +111,33 @@ PY
 	cmp "$TD_TMP/vhd-qemu.raw" "$TD_TMP/vhd-nbd.raw" ||
 		fail "vhd data through NBD differs from qemu's reading"
 fi
+
+# A sparse raw file: data at [1 MiB, +64 KiB) and [6 MiB, +4 KiB), the
+# rest holes (SEEK_DATA/SEEK_HOLE in the aio driver), extents exactly.
+SPARSE=$TD_TMP/sparse.raw
+python3 - "$SPARSE" <<'PY' || fail "make sparse file"
+import os, sys
+fd = os.open(sys.argv[1], os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644)
+os.ftruncate(fd, 16 << 20)
+os.pwrite(fd, b"\xa5" * (64 << 10), 1 << 20)
+os.pwrite(fd, b"\x5a" * 4096, 6 << 20)
+os.fsync(fd)
+os.close(fd)
+PY
+nbd_create -a "aio:$SPARSE" -R
+nbdinfo --map --json "$URI" >"$TD_TMP/smap.json" || fail "sparse map"
+python3 - "$TD_TMP/smap.json" <<'PY' || fail "sparse map content"
+import json, sys
+m = [(e["offset"], e["length"], e["type"]) for e in json.load(open(sys.argv[1]))]
+M = 1 << 20
+want = [(0, M, 3), (M, 64 << 10, 0), (M + (64 << 10), 5 * M - (64 << 10), 3),
+        (6 * M, 4096, 0), (6 * M + 4096, 10 * M - 4096, 3)]
+assert m == want, m
+PY
+# ... and those holes read as zeros, the data as written.
+nbdcopy "$URI" "$TD_TMP/sparse-nbd.raw" || fail "nbdcopy sparse"
+cmp "$SPARSE" "$TD_TMP/sparse-nbd.raw" || fail "sparse data differs"
+tap-ctl destroy -p "$PID" -m "$MINOR" || fail "destroy sparse"
 
 # -N: no NBD export at all.
 nbd_create -a "aio:$RO" -R -N

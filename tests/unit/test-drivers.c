@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include "nbd-proto.h"
+#include "nbd.h"
 #include "test-drivers.h"
 
 /* --- environment: loop, backend, temporary directory --------------- */
@@ -782,6 +784,83 @@ START_TEST(test_aio_no_o_direct)
 }
 END_TEST
 
+/* Expects block_status at @sector (asking for @nr) to give @flags, @run. */
+static void expect_status(struct td_image *img, uint64_t sector, uint64_t nr,
+			  unsigned flags, uint64_t run)
+{
+	unsigned f = 0xdead;
+	uint64_t r = 0;
+
+	ck_assert_int_eq(img->ops->block_status(img, sector, nr, &f, &r), 0);
+	ck_assert_msg(f == flags && r == run,
+		      "status at %llu+%llu: flags %u run %llu, want %u %llu",
+		      (unsigned long long)sector, (unsigned long long)nr, f,
+		      (unsigned long long)r, flags, (unsigned long long)run);
+}
+
+/* base:allocation of a sparse raw file: SEEK_DATA/SEEK_HOLE. */
+START_TEST(test_aio_block_status)
+{
+	const unsigned hz = TD_EXTENT_HOLE | TD_EXTENT_ZERO;
+	struct tdt_env e;
+	struct td_image *img;
+	struct td_nbd_extent ext[8];
+	char path[128];
+	unsigned char *buf = aligned_buf(64 * KIB);
+
+	tdt_env_init(&e, tdt_backends[_i], 8);
+	tdt_make_file(&e, "sparse", 8 * MIB, path, sizeof(path));
+	open_aio(&e, path, 0, &img);
+	ck_assert(img->caps & TD_CAP_BLOCK_STATUS);
+	/* Nothing written yet: one hole to the end of the file. */
+	expect_status(img, 0, 16384, hz, 16384);
+	expect_status(img, 16000, 384, hz, 384);
+
+	/* Data at [1 MiB, +64 KiB) and [6 MiB, +4 KiB). */
+	tdt_fill(buf, 64 * KIB, 71);
+	ck_assert_int_eq(tdt_io(&e, img, TD_OP_WRITE, 0, 2048, 128, buf), 0);
+	ck_assert_int_eq(tdt_io(&e, img, TD_OP_WRITE, 0, 12288, 8, buf), 0);
+	ck_assert_int_eq(tdt_io(&e, img, TD_OP_FLUSH, 0, 0, 0, NULL), 0);
+	expect_status(img, 0, 16384, hz, 2048);
+	expect_status(img, 100, 16284, hz, 1948);
+	expect_status(img, 0, 10, hz, 10);
+	expect_status(img, 2048, 16384 - 2048, 0, 128);
+	expect_status(img, 2100, 16384 - 2100, 0, 76);
+	expect_status(img, 2048, 50, 0, 50);
+	expect_status(img, 2176, 16384 - 2176, hz, 12288 - 2176);
+	expect_status(img, 12288, 16384 - 12288, 0, 8);
+	/* Past the last data: SEEK_DATA fails with ENXIO, a hole. */
+	expect_status(img, 12296, 16384 - 12296, hz, 16384 - 12296);
+
+	/* Through the NBD extent walk: the map nbdinfo --map shows. */
+	ck_assert_uint_eq(td_nbd_extents(img, 0, 16384, ext, 8), 5);
+	ck_assert_uint_eq(ext[0].sectors, 2048);
+	ck_assert_uint_eq(ext[1].sectors, 128);
+	ck_assert_uint_eq(ext[1].flags, 0);
+	ck_assert_uint_eq(ext[2].sectors, 12288 - 2176);
+	ck_assert_uint_eq(ext[3].sectors, 8);
+	ck_assert_uint_eq(ext[3].flags, 0);
+	ck_assert_uint_eq(ext[4].sectors, 16384 - 12296);
+	ck_assert_uint_eq(ext[0].flags, NBD_STATE_HOLE | NBD_STATE_ZERO);
+	ck_assert_uint_eq(ext[2].flags, NBD_STATE_HOLE | NBD_STATE_ZERO);
+	ck_assert_uint_eq(ext[4].flags, NBD_STATE_HOLE | NBD_STATE_ZERO);
+
+	/* A discard makes a hole again; the rest keeps its data. */
+	ck_assert_int_eq(tdt_io(&e, img, TD_OP_DISCARD, 0, 2048, 64, NULL), 0);
+	expect_status(img, 0, 16384, hz, 2112);
+	expect_status(img, 2112, 16384 - 2112, 0, 64);
+	td_image_close(img);
+
+	/* Read-only opens report the same. */
+	open_aio(&e, path, TD_OPEN_RDONLY, &img);
+	expect_status(img, 2112, 1000, 0, 64);
+	expect_status(img, 12288, 8, 0, 8);
+	td_image_close(img);
+	tdt_env_fini(&e);
+	free(buf);
+}
+END_TEST
+
 /* More requests in flight than ctx.depth: they wait for a slot. */
 START_TEST(test_aio_depth_overflow)
 {
@@ -849,6 +928,7 @@ static Suite *drivers_suite(void)
 	tcase_add_loop_test(tc, test_aio_readonly_and_size, 0, 2);
 	tcase_add_loop_test(tc, test_aio_no_o_direct, 0, 2);
 	tcase_add_loop_test(tc, test_aio_depth_overflow, 0, 2);
+	tcase_add_loop_test(tc, test_aio_block_status, 0, 2);
 	suite_add_tcase(s, tc);
 
 	suite_add_tcase(s, tdt_forward_tcase());

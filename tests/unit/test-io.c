@@ -250,6 +250,8 @@ START_TEST(test_short_read_real)
 	ck_assert_int_eq(pwrite(fd, a, BLK, 0), BLK);
 	cmd_init(&c, TD_IO_READ, fd, &v, 1, 0);
 	submit(io, &c);
+	/* The loop's deferred flush hands it to the kernel, reaping nothing. */
+	ck_assert_int_eq(td_loop_run_once(&loop, 0), 1);
 	/* Wait for the kernel's (short) completion without reaping it. */
 	ck_assert_int_eq(poll(&pfd, 1, 5000), 1);
 	ck_assert_int_eq(pwrite(fd, a + BLK, BLK, BLK), BLK);
@@ -771,6 +773,69 @@ START_TEST(test_core_eagain)
 }
 END_TEST
 
+/* Submits @d->arg's commands from a deferred call. */
+static struct shim *defer_shim;
+static void submit_deferred(struct td_loop_defer *d)
+{
+	struct cmd *c = d->arg;
+
+	td_io_core_submit(&defer_shim->core, &c[0].cb);
+	td_io_core_submit(&defer_shim->core, &c[1].cb);
+}
+
+/* One flush per loop iteration, whatever the number of submits. */
+START_TEST(test_core_batches_submits)
+{
+	struct shim *s = shim_new(8);
+	unsigned char b[BLK];
+	struct iovec v = { b, BLK };
+	struct td_loop_defer d = { .cb = submit_deferred };
+	struct cmd c[6];
+	int i;
+
+	for (i = 0; i < 6; i++)
+		cmd_init(&c[i], TD_IO_READ, 0, &v, 1, (off_t)i * BLK);
+	/* Prepared at once, handed over only when the loop gets control. */
+	for (i = 0; i < 3; i++)
+		td_io_core_submit(&s->core, &c[i].cb);
+	ck_assert_int_eq(s->nstarted, 3);
+	ck_assert_int_eq(s->nflush, 0);
+	ck_assert_int_eq(td_loop_run_once(&loop, 0), 1);
+	ck_assert_int_eq(s->nflush, 1);
+	ck_assert_int_eq(td_loop_run_once(&loop, 0), 0);
+	ck_assert_int_eq(s->nflush, 1);
+
+	/* From a deferred call: still pending, so the loop will not sleep. */
+	defer_shim = s;
+	d.arg = &c[3];
+	td_list_init(&d.link);
+	td_loop_defer(&loop, &d);
+	ck_assert_int_eq(td_loop_run_once(&loop, 0), 1);
+	ck_assert_int_eq(s->nstarted, 5);
+	ck_assert_int_eq(s->nflush, 1);
+	ck_assert(s->core.flush_defer.queued);
+	ck_assert_int_eq(td_loop_run_once(&loop, 0), 1);
+	ck_assert_int_eq(s->nflush, 2);
+
+	/* A completion flushes at once and takes the pending flush along. */
+	td_io_core_submit(&s->core, &c[5].cb);
+	ck_assert(s->core.flush_defer.queued);
+	shim_result(s, 0, BLK);
+	ck_assert_int_eq(s->nflush, 3);
+	ck_assert(!s->core.flush_defer.queued);
+	for (i = 1; i < 6; i++)
+		shim_result(s, i, BLK);
+	td_loop_run_once(&loop, 0);
+	for (i = 0; i < 6; i++) {
+		ck_assert_int_eq(c[i].calls, 1);
+		ck_assert_int_eq(c[i].res, 0);
+	}
+	ck_assert_uint_eq(s->core.inflight, 0);
+	td_io_core_fini(&s->core);
+	free(s);
+}
+END_TEST
+
 /* ---- the fake backend used by component tests ---- */
 
 START_TEST(test_fake_order)
@@ -901,6 +966,7 @@ static Suite *io_suite(void)
 	tcase_add_test(core, test_core_short_write);
 	tcase_add_test(core, test_core_eof_and_bogus);
 	tcase_add_test(core, test_core_eagain);
+	tcase_add_test(core, test_core_batches_submits);
 	suite_add_tcase(s, core);
 
 	tcase_add_checked_fixture(fake, setup, teardown);

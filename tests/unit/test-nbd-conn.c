@@ -42,7 +42,7 @@ static void run(void)
 static void open_vbd(unsigned flags)
 {
 	struct td_vbd_export_opts eo;
-	struct td_nbd_server_opts so = { NULL, NULL };
+	struct td_nbd_server_opts so = { NULL, NULL, 0 };
 	char err[256];
 
 	memset(&eo, 0, sizeof(eo));
