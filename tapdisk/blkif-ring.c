@@ -380,7 +380,11 @@ static int16_t validate(struct blkif_ring *r, const struct blkif_msg *m,
 	*why = check_segs(s);
 	if (*why)
 		return BLKIF_RSP_ERROR;
-	if (!range_ok(b, s->sector, s->nr_sectors)) {
+	/*
+	 * A flush without data has no range: Linux sends its sector as
+	 * (sector_t)-1, and blkback checks the range only when nr_sects > 0.
+	 */
+	if (s->nr_sectors && !range_ok(b, s->sector, s->nr_sectors)) {
 		*why = "range beyond the disk";
 		return BLKIF_RSP_ERROR;
 	}

@@ -98,6 +98,11 @@ START_TEST(test_abi_rw)
 	memset(&req, 0, sizeof(req));
 	req.op = BLKIF_OP_FLUSH_DISKCACHE;
 	ck_assert_int_eq(rf_do(&T, &f, 0, &req), BLKIF_RSP_OKAY);
+	/* Linux's blkfront sends a data-less flush at sector (sector_t)-1. */
+	memset(&req, 0, sizeof(req));
+	req.op = BLKIF_OP_FLUSH_DISKCACHE;
+	req.sector = UINT64_MAX;
+	ck_assert_int_eq(rf_do(&T, &f, 0, &req), BLKIF_RSP_OKAY);
 
 	/* DISCARD zeroes on ram. */
 	memset(&req, 0, sizeof(req));
