@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include <sys/un.h>
 #include "image.h"
 #include "nbd.h"
+#include "nbd-conn.h"
 #include "server.h"
 #include "td-log.h"
 #include "vbd.h"
@@ -70,11 +72,36 @@ static void accept_cb(struct td_loop_fd *f, uint32_t events)
 	}
 }
 
+/*
+ * At the client limit, clients that already hung up may still hold slots:
+ * their EOF has not been read yet (it can sit later in this very epoll
+ * batch). Let those connections see it now, so a client that disconnects
+ * and reconnects is not refused for a slot that is in fact free.
+ */
+static void reap_hung_up(struct td_nbd_server *s)
+{
+	struct td_list *pos, *tmp;
+
+	td_list_for_each_safe(pos, tmp, &s->conns) {
+		struct td_nbd_conn *c =
+			td_list_entry(pos, struct td_nbd_conn, link);
+		struct pollfd p = { .fd = c->fd, .events = POLLRDHUP };
+
+		if (c->fd < 0 || !c->watch.registered)
+			continue;
+		if (poll(&p, 1, 0) == 1 &&
+		    (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+			c->watch.cb(&c->watch, TD_EV_IN | TD_EV_HUP);
+	}
+}
+
 int td_nbd_server_add_client(struct td_nbd_server *s, int fd)
 {
 	struct td_nbd_conn *c;
 	int rc;
 
+	if (s->nconns >= TD_NBD_MAX_CONNS)
+		reap_hung_up(s);
 	if (s->nconns >= TD_NBD_MAX_CONNS) {
 		s->refused++;
 		close(fd);

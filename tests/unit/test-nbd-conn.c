@@ -937,6 +937,17 @@ START_TEST(client_limit)
 	ck_assert(closed_by_server(sv[1]));
 	close(sv[1]);
 	ck_assert_uint_eq(F->nbd->refused, 1);
+	/*
+	 * A client hangs up and another arrives before the loop has read the
+	 * EOF: the slot is free, so the newcomer is served, not refused.
+	 */
+	close(fds[0]);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
+				    sv), 0);
+	ck_assert_int_eq(td_nbd_server_add_client(F->nbd, sv[0]), 0);
+	ck_assert_uint_eq(F->nbd->refused, 1);
+	ck_assert_uint_eq(F->nbd->nconns, TD_NBD_MAX_CONNS);
+	fds[0] = sv[1];
 	for (i = 0; i < (int)TD_NBD_MAX_CONNS; i++)
 		close(fds[i]);
 	for (i = 0; i < 20; i++)
