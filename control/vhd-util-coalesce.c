@@ -15,6 +15,19 @@
  * fsynced): the caller deletes the child next. Interrupted, it can simply
  * be run again. On success it prints "Coalesced N sectors", which newer
  * storage managers parse.
+ *
+ * -a ANCESTOR (blktap's coalesce onto an ancestor) writes NAME's sectors
+ * into ANCESTOR further up the chain and then makes every image strictly
+ * between them forget those sectors (bitmap bits cleared), so they read
+ * them from ANCESTOR: NAME's parent then reads exactly as NAME does. The
+ * same rule makes it safe live: each image from NAME's parent up to
+ * ANCESTOR is read only through NAME (hidden nodes with one child each),
+ * and NAME, never written, holds every sector that changes below it. The
+ * order keeps every intermediate state valid: ANCESTOR's data, batmap and
+ * footer first, synced; then per intermediate its batmap "full" bits for
+ * the blocks to be edited are dropped and synced before any bitmap loses
+ * a bit (a batmap must never call a block full whose bitmap is not), then
+ * the bitmaps, synced. Interrupted, it is simply run again.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vhd-util.h"
@@ -160,16 +174,37 @@ static int finish_vhd(struct td_vhd *v, struct td_vhd_err *err)
 	return rc ? rc : td_vhd_write_footer(v, err);
 }
 
+/* Copies every sector @c owns into @d and makes @d durable. */
+static int copy_into(struct td_vhd *c, struct dest *d, uint8_t *buf,
+		     uint8_t *bm, bool progress, uint64_t *done,
+		     struct td_vhd_err *err)
+{
+	struct vu_progress pb;
+	uint32_t i;
+	int rc = 0;
+
+	vu_progress_init(&pb, progress);
+	for (i = 0; !rc && i < c->bat_used; i++) {
+		vu_progress(&pb, i, c->bat_used);
+		rc = coalesce_block(c, i, d, buf, bm, done, err);
+	}
+	if (!rc)
+		vu_progress_done(&pb);
+	if (!rc && d->vhd)
+		rc = finish_vhd(d->vhd, err);
+	if (!rc && d->raw_fd >= 0 && fsync(d->raw_fd))
+		rc = td_vhd_error(err, -errno, "fsync: %s", strerror(errno));
+	return rc;
+}
+
 static int coalesce_parent(const char *name, const char *step, bool sparse,
 			   bool progress)
 {
 	struct td_vhd_err err = { name, "" };
 	struct dest d = { .raw_fd = -1, .sparse = sparse };
-	struct vu_progress pb;
 	uint8_t *buf = NULL, *bm = NULL;
 	uint64_t done = 0;
 	struct td_vhd *c;
-	uint32_t i;
 	int rc;
 
 	rc = td_vhd_open(name, TD_VHD_OPEN_RDONLY, &c, &err);
@@ -187,23 +222,172 @@ static int coalesce_parent(const char *name, const char *step, bool sparse,
 		if (!buf || !bm)
 			rc = td_vhd_error(&err, -ENOMEM, "no memory");
 	}
-	vu_progress_init(&pb, progress);
-	for (i = 0; !rc && i < c->bat_used; i++) {
-		vu_progress(&pb, i, c->bat_used);
-		rc = coalesce_block(c, i, &d, buf, bm, &done, &err);
-	}
 	if (!rc)
-		vu_progress_done(&pb);
-	if (!rc && d.vhd)
-		rc = finish_vhd(d.vhd, &err);
-	if (!rc && d.raw_fd >= 0 && fsync(d.raw_fd))
-		rc = td_vhd_error(&err, -errno, "fsync: %s", strerror(errno));
+		rc = copy_into(c, &d, buf, bm, progress, &done, &err);
 	free(buf);
 	free(bm);
 	td_vhd_close(d.vhd);
 	if (d.raw_fd >= 0)
 		close(d.raw_fd);
 	td_vhd_close(c);
+	if (rc)
+		return vu_fail_err("coalesce", rc, &err);
+	printf("Coalesced %" PRIu64 " sectors\n", done);
+	return 0;
+}
+
+/* The chain from NAME up to ANCESTOR, for -a. */
+struct anc_chain {
+	struct td_vhd *child;
+	struct td_vhd *mid[TD_VHD_MAX_CHAIN]; /* NAME's parent first */
+	unsigned nmid;
+	struct dest d;                        /* ANCESTOR */
+};
+
+static bool same_path(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	return !stat(a, &sa) && !stat(b, &sb) && sa.st_dev == sb.st_dev &&
+	       sa.st_ino == sb.st_ino;
+}
+
+/* Opens the intermediates read-write and ANCESTOR as the destination. */
+static int load_chain(struct anc_chain *ch, const char *anc,
+		      struct td_vhd_err *e)
+{
+	struct td_vhd *cur = ch->child, *m;
+	char ppath[PATH_MAX];
+	bool raw;
+	int rc;
+
+	if (same_path(cur->path, anc))
+		return td_vhd_error(e, -EINVAL, "the ancestor is the image "
+				    "itself");
+	while (ch->nmid < TD_VHD_MAX_CHAIN) {
+		if (cur->footer.type != TD_VHD_TYPE_DIFF)
+			break;
+		e->name = cur->path;
+		rc = td_vhd_parent_path(cur, ppath, sizeof(ppath), &raw, e);
+		if (rc)
+			return rc;
+		if (same_path(ppath, anc))
+			return open_dest(cur, NULL, &ch->d, e);
+		if (raw)
+			break;
+		e->name = ppath;
+		rc = td_vhd_open(ppath, 0, &m, e);
+		if (rc)
+			return rc;
+		ch->mid[ch->nmid++] = m;
+		rc = td_vhd_validate_parent(cur, m, e);
+		if (!rc && m->footer.type != TD_VHD_TYPE_DIFF)
+			break;
+		if (!rc && m->header.block_size !=
+			   ch->child->header.block_size)
+			rc = td_vhd_error(e, -EINVAL, "block size %u differs "
+					  "from %s's (%u)",
+					  m->header.block_size,
+					  ch->child->path,
+					  ch->child->header.block_size);
+		if (rc)
+			return rc;
+		cur = m;
+	}
+	e->name = ch->child->path;
+	return td_vhd_error(e, -ENOENT, "%s is not an ancestor", anc);
+}
+
+/* Clears in @m's block @blk the sectors child @c's bitmap @cbm holds. */
+static int forget_block(struct td_vhd *m, const struct td_vhd *c,
+			uint32_t blk, const uint8_t *cbm, uint8_t *mbm,
+			struct td_vhd_err *err)
+{
+	bool dirty = false;
+	uint32_t i;
+	int rc;
+
+	rc = td_vhd_read_bitmap(m, blk, mbm, err);
+	for (i = 0; !rc && i < c->spb; i++) {
+		if (td_vhd_bitmap_test(cbm, i, c->bm_le) &&
+		    td_vhd_bitmap_test(mbm, i, m->bm_le)) {
+			td_vhd_bitmap_clear(mbm, i, m->bm_le);
+			dirty = true;
+		}
+	}
+	if (!rc && dirty)
+		rc = td_vhd_write_bitmap(m, blk, mbm, err);
+	return rc;
+}
+
+static int forget_in(struct td_vhd *m, struct td_vhd *c, uint8_t *cbm,
+		     uint8_t *mbm, struct td_vhd_err *err)
+{
+	uint32_t i;
+	int rc = 0;
+
+	err->name = m->path;
+	/* first: no batmap bit may claim a block full that loses bits */
+	for (i = 0; i < c->bat_used; i++)
+		if (td_vhd_block_offset(c, i) && td_vhd_batmap_test(m, i))
+			td_vhd_batmap_mark(m, i, false);
+	rc = td_vhd_write_batmap(m, err);
+	if (!rc && fdatasync(m->fd))
+		rc = td_vhd_error(err, -errno, "fdatasync: %s",
+				  strerror(errno));
+	for (i = 0; !rc && i < c->bat_used; i++) {
+		if (!td_vhd_block_offset(c, i) || !td_vhd_block_offset(m, i))
+			continue;
+		if (td_vhd_batmap_test(c, i))
+			memset(cbm, 0xff, c->bm_bytes);
+		else
+			rc = td_vhd_read_bitmap(c, i, cbm, err);
+		if (!rc)
+			rc = forget_block(m, c, i, cbm, mbm, err);
+	}
+	if (!rc && fdatasync(m->fd))
+		rc = td_vhd_error(err, -errno, "fdatasync: %s",
+				  strerror(errno));
+	return rc;
+}
+
+static int coalesce_ancestor(const char *name, const char *anc, bool sparse,
+			     bool progress)
+{
+	struct anc_chain ch = { .d = { .raw_fd = -1, .sparse = sparse } };
+	struct td_vhd_err err = { name, "" };
+	uint8_t *buf = NULL, *bm = NULL, *mbm = NULL;
+	uint64_t done = 0;
+	unsigned k;
+	int rc;
+
+	rc = td_vhd_open(name, TD_VHD_OPEN_RDONLY, &ch.child, &err);
+	if (!rc && ch.child->footer.type != TD_VHD_TYPE_DIFF)
+		rc = td_vhd_error(&err, -EINVAL, "not a differencing image");
+	if (!rc)
+		rc = load_chain(&ch, anc, &err);
+	if (!rc) {
+		buf = aligned_alloc(4096, ch.child->header.block_size);
+		bm = malloc(ch.child->bm_bytes);
+		mbm = malloc(ch.child->bm_bytes);
+		if (!buf || !bm || !mbm)
+			rc = td_vhd_error(&err, -ENOMEM, "no memory");
+	}
+	err.name = name;
+	if (!rc)
+		rc = copy_into(ch.child, &ch.d, buf, bm, progress, &done,
+			       &err);
+	for (k = 0; !rc && k < ch.nmid; k++)
+		rc = forget_in(ch.mid[k], ch.child, bm, mbm, &err);
+	free(buf);
+	free(bm);
+	free(mbm);
+	for (k = 0; k < ch.nmid; k++)
+		td_vhd_close(ch.mid[k]);
+	td_vhd_close(ch.d.vhd);
+	if (ch.d.raw_fd >= 0)
+		close(ch.d.raw_fd);
+	td_vhd_close(ch.child);
 	if (rc)
 		return vu_fail_err("coalesce", rc, &err);
 	printf("Coalesced %" PRIu64 " sectors\n", done);
@@ -257,11 +441,12 @@ static int coalesce_out(const char *name, const char *out, bool progress)
 }
 
 static const char coalesce_usage[] =
-	"vhd-util coalesce -n NAME [-o OUTPUT | -x PARENT] [-s] [-p]";
+	"vhd-util coalesce -n NAME [-o OUTPUT | -x PARENT | -a ANCESTOR] [-s] "
+	"[-p]";
 
 int vu_coalesce(int argc, char **argv, const struct vu_opts *o)
 {
-	const char *name = NULL, *out = NULL, *step = NULL;
+	const char *name = NULL, *out = NULL, *step = NULL, *anc = NULL;
 	bool sparse = false, progress = false;
 	int c;
 
@@ -272,18 +457,16 @@ int vu_coalesce(int argc, char **argv, const struct vu_opts *o)
 		case 's': sparse = true; break;
 		case 'p': progress = true; break;
 		case 'x': step = optarg; break;
-		case 'a':
-			/* blktap's coalesce onto a grandparent; unused by
-			 * XenServer's storage manager */
-			return vu_fail("coalesce", -ENOTSUP, "-a ANCESTOR is "
-				       "not supported: coalesce one level at "
-				       "a time");
+		case 'a': anc = optarg; break;
 		case 'h':
 			printf("usage: %s\n  merges NAME's data into its "
 			       "parent (NAME is not changed)\n  -o  write the "
 			       "whole chain to a new image instead\n  -x  "
 			       "write into PARENT instead of the parent the "
-			       "locators name (same UUID required)\n  -s  "
+			       "locators name (same UUID required)\n  -a  "
+			       "write into ANCESTOR further up instead; the "
+			       "images between forget NAME's sectors, so "
+			       "NAME's parent then reads as NAME\n  -s  "
 			       "sparse: skip zero runs a dynamic parent "
 			       "lacks\n  -p  progress bar (default on a "
 			       "terminal)\nSafe while tapdisks read the "
@@ -297,9 +480,12 @@ int vu_coalesce(int argc, char **argv, const struct vu_opts *o)
 	}
 	if (o->help)
 		return printf("usage: %s\n", coalesce_usage) < 0;
-	if (!name || optind != argc || (out && step))
+	if (!name || optind != argc || (out && step) ||
+	    (anc && (out || step)))
 		return vu_fail("coalesce", -EINVAL, "usage: %s",
 			       coalesce_usage);
+	if (anc)
+		return coalesce_ancestor(name, anc, sparse, progress);
 	return out ? coalesce_out(name, out, progress)
 		   : coalesce_parent(name, step, sparse, progress);
 }

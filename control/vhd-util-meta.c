@@ -337,13 +337,29 @@ static int zero_bat(const char *name)
 	return rc ? vu_fail_err("modify", rc, &err) : 0;
 }
 
+/* -s: blktap's physical size, the footer moved to SIZE - 512. */
+static int set_phys(const char *name, uint64_t size)
+{
+	struct td_vhd_err err = { name, "" };
+	struct td_vhd *v;
+	int rc;
+
+	rc = td_vhd_open(name, 0, &v, &err);
+	if (rc)
+		return vu_fail_err("modify", rc, &err);
+	rc = td_vhd_set_phys_size(v, size, &err);
+	td_vhd_close(v);
+	return rc ? vu_fail_err("modify", rc, &err) : 0;
+}
+
 static const char modify_usage[] =
-	"vhd-util modify -n NAME [-p|-P NEW_PARENT [-m]] [-z]";
+	"vhd-util modify -n NAME [-p|-P NEW_PARENT [-m]] [-z] [-s BYTES]";
 
 int vu_modify(int argc, char **argv, const struct vu_opts *o)
 {
 	const char *name = NULL, *parent = NULL;
-	bool raw = false, zero = false;
+	bool raw = false, zero = false, phys = false;
+	uint64_t size = 0;
 	int c, rc = 0;
 
 	while ((c = getopt(argc, argv, "n:p:P:s:mzh")) != -1) {
@@ -362,13 +378,19 @@ int vu_modify(int argc, char **argv, const struct vu_opts *o)
 			zero = true;
 			break;
 		case 's':
-			return vu_fail("modify", -ENOTSUP, "-s (physical "
-				       "size of a fixed-size volume) is not "
-				       "supported");
+			if (vu_parse_u64(optarg, &size))
+				return vu_fail("modify", -EINVAL, "bad size "
+					       "'%s'", optarg);
+			phys = true;
+			break;
 		case 'h':
 			printf("usage: %s\n  -p/-P  re-point the image at "
 			       "NEW_PARENT (-m: a raw file)\n  -z     zero "
-			       "the BAT (drop all data)\n", modify_usage);
+			       "the BAT (drop all data)\n  -s     physical "
+			       "size: move the footer so the image ends at "
+			       "BYTES "
+			       "(e.g. the end of a resized volume)\n",
+			       modify_usage);
 			return 0;
 		default:
 			return bad_opt("modify", modify_usage);
@@ -376,10 +398,13 @@ int vu_modify(int argc, char **argv, const struct vu_opts *o)
 	}
 	if (o->help)
 		return printf("usage: %s\n", modify_usage) < 0;
-	if (!name || optind != argc || (!parent && !zero))
+	if (!name || optind != argc || (!parent && !zero && !phys))
 		return vu_fail("modify", -EINVAL, "usage: %s", modify_usage);
+	/* blktap's order: zero, size, parent */
 	if (zero)
 		rc = zero_bat(name);
+	if (!rc && phys)
+		rc = set_phys(name, size);
 	if (!rc && parent)
 		rc = set_parent("modify", name, parent, raw);
 	return rc;

@@ -2,8 +2,18 @@
 /*
  * vhd-util scan: one line per image in blktap's "vhd=... capacity=..."
  * format that XenServer's storage manager parses, or a JSON array.
+ *
+ * With -l VG the images are logical volumes matched by name, and, as in
+ * blktap, each is read through its physical volume at the offset of its
+ * first segment (vhd-util-lvm.c), so inactive volumes are scanned too:
+ * only the footer copy at offset 0, the header and a parent locator are
+ * read, with O_DIRECT so nothing cached from an earlier state of the
+ * volume is seen. The size reported is the volume's size and the parent
+ * the volume name its locator (or, with -f, its parent name) gives.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
 #include <glob.h>
 #include <jansson.h>
 #include <libgen.h>
@@ -22,6 +32,9 @@ static const char scan_usage[] =
 
 struct scan_img {
 	char *name, *parent;
+	const struct vu_lv *lv;  /* -l: the volume */
+	bool rawvol;             /* -l -a: raw parent volume, not read */
+	bool rawparent;          /* -l: the parent is a raw volume */
 	uint64_t capacity, size;
 	unsigned hidden, marker, depth;
 	int error;
@@ -32,6 +45,9 @@ struct scan {
 	bool fast, nofail, parents, pretty, verbose, markers, json;
 	struct scan_img *img;
 	size_t n, cap;
+	const char *vg;          /* -l */
+	struct vu_lv *lvs;
+	size_t nlv;
 };
 
 static struct scan_img *scan_add(struct scan *s, const char *name)
@@ -99,6 +115,136 @@ static void scan_one(struct scan *s, struct scan_img *im)
 	td_vhd_close(v);
 }
 
+/* blktap's choice: MacX, else the last W2ru, else the first locator. */
+static int pick_locator(const struct td_vhd_header *h)
+{
+	int i, pick = -1;
+
+	for (i = 0; i < (int)TD_VHD_NR_LOCATORS; i++) {
+		if (h->loc[i].code == TD_VHD_PLAT_MACX)
+			return i;
+		if (h->loc[i].code == TD_VHD_PLAT_W2RU)
+			pick = i;
+		else if (pick < 0 && h->loc[i].code != TD_VHD_PLAT_NONE)
+			pick = i;
+	}
+	return pick;
+}
+
+static int volume_parent(struct scan *s, struct scan_img *im, int fd,
+			 uint64_t base, const struct td_vhd_header *h,
+			 struct td_vhd_err *err)
+{
+	char text[PATH_MAX], name[256];
+	bool rel;
+	int rc = -EINVAL, i;
+
+	if (s->fast)
+		rc = td_vhd_utf16_to_utf8(h->prt_name, TD_VHD_PARENT_NAME_SIZE,
+					  true, text, sizeof(text));
+	if (rc || !text[0]) {
+		i = pick_locator(h);
+		if (i < 0)
+			return td_vhd_error(err, -EINVAL, "no parent locator");
+		rc = td_vhd_peek_locator(fd, base, h, (unsigned)i, text,
+					 sizeof(text), &rel, err);
+		if (rc)
+			return rc;
+	}
+	vu_lvm_volume_name(s->vg, text, name, sizeof(name));
+	im->parent = strdup(name);
+	return im->parent ? 0 : td_vhd_error(err, -ENOMEM, "no memory");
+}
+
+/* The batmap marker of a volume, as vhd-util scan -M shows it. */
+static void volume_marker(struct scan_img *im, int fd, uint64_t base,
+			  uint64_t len, const struct td_vhd_header *h)
+{
+	struct td_vhd_batmap_hdr b;
+	uint64_t off = h->table_offset +
+		       ((uint64_t)h->max_bat * 4 + 511) / 512 * 512;
+	uint8_t *buf;
+
+	if (off + TD_VHD_BATMAP_HDR_SIZE > len ||
+	    posix_memalign((void **)&buf, 4096, TD_VHD_BATMAP_HDR_SIZE))
+		return;
+	if (pread(fd, buf, TD_VHD_BATMAP_HDR_SIZE, (off_t)(base + off)) ==
+	    TD_VHD_BATMAP_HDR_SIZE) {
+		td_vhd_batmap_hdr_decode(buf, &b);
+		if (!memcmp(b.cookie, TD_VHD_BATMAP_COOKIE, 8))
+			im->marker = b.marker;
+	}
+	free(buf);
+}
+
+static int open_volume(const struct scan *s, const struct vu_lv *lv,
+		       uint64_t *base, uint64_t *len, struct td_vhd_err *err)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	*base = 0;
+	*len = lv->size;
+	if (lv->linear) {
+		snprintf(path, sizeof(path), "%s", lv->dev);
+		*base = lv->start;
+		*len = lv->seg_len < lv->size ? lv->seg_len : lv->size;
+	} else if (lv->active) {
+		/* not one linear run on a PV: only the LV node maps it */
+		snprintf(path, sizeof(path), "/dev/%s/%s", s->vg, lv->name);
+	} else {
+		return td_vhd_error(err, -ENOSYS, "inactive volume whose "
+				    "first segment is not linear");
+	}
+	fd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	if (fd < 0 && errno == EINVAL)
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return td_vhd_error(err, -errno, "opening %s: %s", path,
+				    strerror(errno));
+	return fd;
+}
+
+static void scan_volume(struct scan *s, struct scan_img *im)
+{
+	struct td_vhd_err err = { im->name, "" };
+	struct td_vhd_footer f;
+	struct td_vhd_header h;
+	uint64_t base, len;
+	int fd, rc;
+
+	im->size = im->lv->size;
+	if (im->rawvol) {
+		/* blktap reports a raw volume as a hidden, parentless node */
+		im->capacity = im->size;
+		im->hidden = 1;
+		return;
+	}
+	fd = open_volume(s, im->lv, &base, &len, &err);
+	if (fd < 0) {
+		rc = fd;
+		goto fail;
+	}
+	rc = td_vhd_peek(fd, base, len, &f, &h, &err);
+	if (!rc) {
+		im->capacity = f.curr_size;
+		im->hidden = f.hidden;
+		if (f.type != TD_VHD_TYPE_FIXED && s->markers)
+			volume_marker(im, fd, base, len, &h);
+		if (f.type == TD_VHD_TYPE_DIFF) {
+			im->rawparent = !memcmp(h.prt_uuid, (uint8_t[16]){ 0 },
+						16);
+			rc = volume_parent(s, im, fd, base, &h, &err);
+		}
+	}
+	close(fd);
+	if (!rc)
+		return;
+fail:
+	im->error = rc;
+	snprintf(im->msg, sizeof(im->msg), "%s", err.msg);
+}
+
 static const char *shown(const struct scan *s, const char *path)
 {
 	const char *b;
@@ -125,10 +271,12 @@ static void print_img(const struct scan *s, const struct scan_img *im,
 	printf("parent=%s\n", im->parent ? shown(s, im->parent) : "none");
 }
 
-static bool same_file(const char *a, const char *b)
+static bool same_img(const struct scan *s, const char *a, const char *b)
 {
 	struct stat sa, sb;
 
+	if (s->vg)
+		return a && b && !strcmp(a, b);
 	return a && b && !stat(a, &sa) && !stat(b, &sb) &&
 	       sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
@@ -142,7 +290,7 @@ static void print_tree(const struct scan *s, size_t idx, unsigned depth)
 		return;
 	print_img(s, &s->img[idx], depth * 3);
 	for (i = 0; i < s->n; i++)
-		if (i != idx && same_file(s->img[i].parent, s->img[idx].name))
+		if (i != idx && same_img(s, s->img[i].parent, s->img[idx].name))
 			print_tree(s, i, depth + 1);
 }
 
@@ -151,7 +299,7 @@ static bool has_parent_in_scan(const struct scan *s, size_t idx)
 	size_t i;
 
 	for (i = 0; i < s->n; i++)
-		if (i != idx && same_file(s->img[idx].parent, s->img[i].name))
+		if (i != idx && same_img(s, s->img[idx].parent, s->img[i].name))
 			return true;
 	return false;
 }
@@ -190,6 +338,42 @@ static void print_json(const struct scan *s)
 	json_decref(a);
 }
 
+static struct scan_img *add_volume(struct scan *s, const struct vu_lv *lv,
+				   bool raw)
+{
+	struct scan_img *im = scan_add(s, lv->name);
+
+	if (im) {
+		im->lv = lv;
+		im->rawvol = raw;
+	}
+	return im;
+}
+
+/* -l -a: the parent volume, looked up among all volumes of the VG. */
+static void add_parent_volume(struct scan *s, const struct scan_img *child)
+{
+	struct scan_img *im;
+	size_t i;
+
+	for (i = 0; i < s->nlv; i++)
+		if (!strcmp(s->lvs[i].name, child->parent))
+			break;
+	if (i < s->nlv) {
+		add_volume(s, &s->lvs[i], child->rawparent);
+		return;
+	}
+	for (i = 0; i < s->n; i++)
+		if (!strcmp(s->img[i].name, child->parent))
+			return;
+	im = scan_add(s, child->parent);
+	if (im) {
+		im->error = -ENOENT;
+		snprintf(im->msg, sizeof(im->msg), "parent volume not found "
+			 "in %s", s->vg);
+	}
+}
+
 static int scan_all(struct scan *s)
 {
 	size_t i;
@@ -197,11 +381,18 @@ static int scan_all(struct scan *s)
 
 	/* -a appends parents while we walk, so s->n may grow */
 	for (i = 0; i < s->n; i++) {
-		scan_one(s, &s->img[i]);
+		if (s->img[i].lv)
+			scan_volume(s, &s->img[i]);
+		else if (!s->img[i].error)
+			scan_one(s, &s->img[i]);
 		if (s->img[i].error && !rc)
 			rc = s->img[i].error;
-		if (s->parents && s->img[i].parent && !s->img[i].error &&
-		    s->n < 100000)
+		if (!s->parents || !s->img[i].parent || s->img[i].error ||
+		    s->n >= 100000)
+			continue;
+		if (s->vg)
+			add_parent_volume(s, &s->img[i]);
+		else
 			scan_add(s, s->img[i].parent);
 	}
 	if (s->json) {
@@ -215,6 +406,17 @@ static int scan_all(struct scan *s)
 			print_img(s, &s->img[i], 0);
 	}
 	return s->nofail ? 0 : rc;
+}
+
+/* -l: volumes whose names match @pattern (blktap's fnmatch flags). */
+static void add_volumes(struct scan *s, const char *pattern)
+{
+	size_t i;
+
+	for (i = 0; i < s->nlv; i++)
+		if (!fnmatch(pattern, s->lvs[i].name,
+			     FNM_PATHNAME | FNM_EXTMATCH))
+			add_volume(s, &s->lvs[i], false);
 }
 
 static int add_glob(struct scan *s, const char *pattern)
@@ -238,7 +440,6 @@ int vu_scan(int argc, char **argv, const struct vu_opts *o)
 {
 	struct scan s = { .json = o->json };
 	const char *pattern = NULL, *vg = NULL;
-	char pat[PATH_MAX];
 	int c, rc = 0, i;
 	size_t k;
 
@@ -254,15 +455,14 @@ int vu_scan(int argc, char **argv, const struct vu_opts *o)
 		case 'M': s.markers = true; break;
 		case 'h':
 			printf("usage: %s\n  -m  glob of files to scan (with "
-			       "-l VG: of volume names under /dev/VG)\n  -l  "
-			       "scans the ACTIVE volumes of VG through their "
-			       "/dev/VG nodes only: unlike blktap, LVM "
-			       "metadata is not read, so inactive volumes "
-			       "are not listed\n  -f  "
-			       "fast: parent from the header name if the "
-			       "locators fail\n  -c  continue on errors\n"
-			       "  -a  also scan parents  -p  tree  -v  full "
-			       "paths  -M  markers\n", scan_usage);
+			       "-l VG: pattern of volume names in VG)\n"
+			       "  -l  scan the logical volumes of VG, active "
+			       "or not, through their physical volumes (LVM "
+			       "tools vgs/lvs needed)\n  -f  fast: parent "
+			       "from the header's parent name\n  -c  "
+			       "continue on errors\n  -a  also scan parents"
+			       "  -p  tree  -v  full paths  -M  markers\n",
+			       scan_usage);
 			return 0;
 		default:
 			return vu_fail("scan", -EINVAL, "bad option -%c "
@@ -273,28 +473,28 @@ int vu_scan(int argc, char **argv, const struct vu_opts *o)
 		return printf("usage: %s\n", scan_usage) < 0;
 	if (!pattern && optind == argc)
 		return vu_fail("scan", -EINVAL, "usage: %s", scan_usage);
+	if (s.pretty)
+		s.fast = false; /* as blktap: the tree needs real parents */
 	if (vg) {
-		struct stat st;
-
-		snprintf(pat, sizeof(pat), "/dev/%s", vg);
-		if (stat(pat, &st) || !S_ISDIR(st.st_mode))
-			return vu_fail("scan", -ENOENT, "-l %s: no directory "
-				       "%s (LVM metadata is not read: only "
-				       "active volumes can be scanned)", vg,
-				       pat);
-		fprintf(stderr, "vhd-util scan: -l %s: LVM metadata is not "
-			"read; only active volumes under /dev/%s are "
-			"scanned, inactive ones are not listed\n", vg, vg);
+		s.vg = vg;
+		rc = vu_lvm_list(vg, &s.lvs, &s.nlv);
+		if (rc)
+			return vu_fail("scan", rc, "-l %s: cannot list the "
+				       "volume group with vgs/lvs (%s)", vg,
+				       rc == -EIO ? "they failed: no such "
+				       "volume group?" : rc == -ENOENT ?
+				       "no LVM tools, or no physical volume"
+				       : strerror(-rc));
+		if (pattern)
+			add_volumes(&s, pattern);
+		for (i = optind; i < argc; i++)
+			add_volumes(&s, argv[i]);
+	} else {
+		if (pattern)
+			rc = add_glob(&s, pattern);
+		for (i = optind; !rc && i < argc; i++)
+			scan_add(&s, argv[i]);
 	}
-	if (pattern) {
-		if (vg)
-			snprintf(pat, sizeof(pat), "/dev/%s/%s", vg, pattern);
-		else
-			snprintf(pat, sizeof(pat), "%s", pattern);
-		rc = add_glob(&s, pat);
-	}
-	for (i = optind; !rc && i < argc; i++)
-		scan_add(&s, argv[i]);
 	if (!rc && s.n)
 		rc = scan_all(&s);
 	for (k = 0; k < s.n; k++) {
@@ -302,5 +502,6 @@ int vu_scan(int argc, char **argv, const struct vu_opts *o)
 		free(s.img[k].parent);
 	}
 	free(s.img);
+	free(s.lvs);
 	return rc;
 }

@@ -40,6 +40,32 @@ void vu_progress_init(struct vu_progress *p, bool forced);
 void vu_progress(struct vu_progress *p, uint64_t done, uint64_t total);
 void vu_progress_done(struct vu_progress *p);
 
+/* One logical volume of a volume group (vhd-util-lvm.c). */
+struct vu_lv {
+	char name[128];
+	uint64_t size;       /* lv_size, bytes */
+	bool active;         /* lv_attr: state 'a' */
+	bool linear;         /* first segment linear: dev/start valid */
+	char dev[256];       /* physical volume holding the first segment */
+	uint64_t start;      /* byte offset of the volume in dev */
+	uint64_t seg_len;    /* bytes of the first segment */
+};
+/*
+ * Lists every logical volume of @vg (active or not) with where its first
+ * segment lies, by running vgs and lvs. *@lvs is malloc'd (free it).
+ * Returns 0, -ENOENT (no LVM tools, or no physical volume in @vg), -EIO
+ * (a tool failed, e.g. no such VG) or -EINVAL (unparsable report).
+ */
+int vu_lvm_list(const char *vg, struct vu_lv **lvs, size_t *n);
+/*
+ * The volume name a parent locator or parent name @path designates in
+ * @vg: the LV part of a device-mapper name (/dev/mapper/VG-LV, as blktap
+ * and we write for volumes, "--" decoded), else the last component
+ * (/dev/VG/LV, LV).
+ */
+void vu_lvm_volume_name(const char *vg, const char *path, char *out,
+			size_t outlen);
+
 int vu_create(int argc, char **argv, const struct vu_opts *o);
 int vu_snapshot(int argc, char **argv, const struct vu_opts *o);
 int vu_query(int argc, char **argv, const struct vu_opts *o);

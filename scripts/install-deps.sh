@@ -10,7 +10,7 @@ pkgs=(
 	libaio-dev liburing-dev libxen-dev libjansson-dev uuid-dev check
 	valgrind python3 util-linux procps
 	# interop peers and benchmarks
-	fio qemu-utils nbdkit libnbd-bin libvhdi-utils fuse3 xenstore-utils
+	fio qemu-utils nbdkit libnbd-bin libvhdi-utils fuse3 xenstore-utils lvm2
 )
 
 missing=()

@@ -19,10 +19,12 @@ static bool uuid_is_zero(const uint8_t *u)
 	return !memcmp(u, zero, 16);
 }
 
-int td_vhd_parent_locator_text(const struct td_vhd *v, unsigned i, char *out,
-		     size_t outlen, bool *relative, struct td_vhd_err *err)
+/* Reads locator @i of header @h from the image at @base of @fd. */
+static int read_locator(int fd, uint64_t base, const struct td_vhd_header *h,
+			unsigned i, char *out, size_t outlen, bool *relative,
+			struct td_vhd_err *err)
 {
-	const struct td_vhd_locator *l = &v->header.loc[i];
+	const struct td_vhd_locator *l = &h->loc[i];
 	char *p, *s;
 	uint8_t *buf;
 	int rc;
@@ -30,11 +32,14 @@ int td_vhd_parent_locator_text(const struct td_vhd *v, unsigned i, char *out,
 	if (l->code != TD_VHD_PLAT_W2RU && l->code != TD_VHD_PLAT_W2KU &&
 	    l->code != TD_VHD_PLAT_MACX)
 		return -ENOTSUP;
-	/* data_offset/len were validated against the file at open */
+	/* data_offset/len were validated against the image at open; the
+	 * read is whole sectors (within data_space) so O_DIRECT works */
 	buf = vhd_alloc(l->data_len);
 	if (!buf)
 		return td_vhd_error(err, -ENOMEM, "no memory");
-	rc = vhd_pread(v->fd, buf, l->data_len, l->data_offset);
+	rc = vhd_pread(fd, buf, vhd_round_up(l->data_len ? l->data_len : 1,
+					     TD_VHD_SECTOR),
+		       base + l->data_offset);
 	if (rc) {
 		free(buf);
 		return td_vhd_error(err, rc, "reading parent locator %u at "
@@ -73,6 +78,113 @@ int td_vhd_parent_locator_text(const struct td_vhd *v, unsigned i, char *out,
 		return td_vhd_error(err, -EINVAL, "parent locator %u: empty "
 				    "path", i);
 	*relative = out[0] != '/';
+	return 0;
+}
+
+int td_vhd_parent_locator_text(const struct td_vhd *v, unsigned i, char *out,
+		     size_t outlen, bool *relative, struct td_vhd_err *err)
+{
+	return read_locator(v->fd, 0, &v->header, i, out, outlen, relative,
+			    err);
+}
+
+int td_vhd_peek_locator(int fd, uint64_t base, const struct td_vhd_header *h,
+			unsigned i, char *out, size_t outlen, bool *relative,
+			struct td_vhd_err *err)
+{
+	if (i >= TD_VHD_NR_LOCATORS)
+		return -EINVAL;
+	return read_locator(fd, base, h, i, out, outlen, relative, err);
+}
+
+/* Lexically absolute form of @path: cwd prefixed, ".", ".." and "//"
+ * removed (no symlinks followed, as blktap's normalize_path). */
+static int normalize(const char *path, char *out, size_t outlen)
+{
+	char tmp[PATH_MAX];
+	const char *p;
+	size_t o = 0, n;
+	char *slash;
+
+	if (path[0] != '/') {
+		if (!getcwd(tmp, sizeof(tmp)))
+			return -errno;
+		o = strlen(tmp);
+		if (o + 1 >= outlen)
+			return -ENAMETOOLONG;
+		memcpy(out, tmp, o + 1);
+		if (o == 1)
+			o = 0; /* cwd is "/" */
+	}
+	for (p = path; *p; p += n) {
+		while (*p == '/')
+			p++;
+		n = strcspn(p, "/");
+		if (!n || (n == 1 && p[0] == '.'))
+			continue;
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			out[o] = '\0';
+			slash = strrchr(out, '/');
+			o = slash ? (size_t)(slash - out) : 0;
+			continue;
+		}
+		if (o + n + 2 > outlen)
+			return -ENAMETOOLONG;
+		out[o++] = '/';
+		memcpy(out + o, p, n);
+		o += n;
+	}
+	if (!o)
+		out[o++] = '/';
+	out[o] = '\0';
+	return 0;
+}
+
+int vhd_canonpath(const char *path, char *out, size_t outlen)
+{
+	char norm[PATH_MAX], dm[PATH_MAX], real[PATH_MAX];
+	const char *vg, *lv, *s;
+	size_t o;
+
+	if (!normalize(path, norm, sizeof(norm))) {
+		if (!strncmp(norm, "/dev/mapper/", 12) &&
+		    !strchr(norm + 12, '/') && !access(norm, F_OK))
+			goto copy_norm;
+		vg = norm + 5;
+		lv = strchr(vg, '/');
+		if (!strncmp(norm, "/dev/", 5) && lv && lv > vg &&
+		    !strchr(lv + 1, '/') && lv[1]) {
+			/* /dev/VG/LV -> /dev/mapper/VG-LV, '-' doubled */
+			memcpy(dm, "/dev/mapper/", 12);
+			o = 12;
+			for (s = vg; *s && o + 3 < sizeof(dm); s++) {
+				if (*s == '/') {
+					dm[o++] = '-';
+					continue;
+				}
+				if (*s == '-')
+					dm[o++] = '-';
+				dm[o++] = *s;
+			}
+			dm[o] = '\0';
+			if (!*s && !access(dm, F_OK)) {
+				if (strlen(dm) >= outlen)
+					return -ENAMETOOLONG;
+				strcpy(out, dm);
+				return 0;
+			}
+		}
+	}
+	if (!realpath(path, real))
+		return -errno;
+	if (strlen(real) >= outlen)
+		return -ENAMETOOLONG;
+	strcpy(out, real);
+	return 0;
+copy_norm:
+	if (strlen(norm) >= outlen)
+		return -ENAMETOOLONG;
+	strcpy(out, norm);
 	return 0;
 }
 
@@ -144,8 +256,9 @@ int td_vhd_parent_path(const struct td_vhd *v, char *out, size_t outlen,
 			    first[0] ? "first candidate " : "no locator",
 			    first);
 found:
-	/* report what blktap reports: a canonical absolute path */
-	if (realpath(cand, text))
+	/* report what blktap reports: a canonical absolute path, the
+	 * device-mapper name for a logical volume */
+	if (!vhd_canonpath(cand, text, sizeof(text)))
 		memcpy(cand, text, sizeof(cand));
 	if (strlen(cand) >= outlen)
 		return td_vhd_error(err, -ENAMETOOLONG, "parent path too long");

@@ -92,9 +92,10 @@ int vhd_make_locators(const char *child, const char *parent,
 	int rc;
 
 	*used = 0;
-	if (!realpath(parent, pabs))
-		return td_vhd_error(err, -errno, "parent %s: %s", parent,
-				    strerror(errno));
+	rc = vhd_canonpath(parent, pabs, sizeof(pabs));
+	if (rc)
+		return td_vhd_error(err, rc, "parent %s: %s", parent,
+				    strerror(-rc));
 	rc = abs_path(child, cabs, sizeof(cabs));
 	if (!rc)
 		rc = td_vhd_relpath(cabs, pabs, rel, sizeof(rel));

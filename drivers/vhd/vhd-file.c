@@ -638,3 +638,42 @@ int td_vhd_open_raw(const char *path, unsigned flags, struct td_vhd **out,
 	*out = v;
 	return 0;
 }
+
+int td_vhd_peek(int fd, uint64_t base, uint64_t len, struct td_vhd_footer *f,
+		struct td_vhd_header *h, struct td_vhd_err *err)
+{
+	uint8_t *buf;
+	int rc;
+
+	memset(h, 0, sizeof(*h));
+	if (len < 2 * TD_VHD_FOOTER_SIZE)
+		return td_vhd_error(err, -EINVAL, "too small (%" PRIu64
+				    " bytes) to hold a VHD", len);
+	buf = vhd_alloc(TD_VHD_HEADER_SIZE);
+	if (!buf)
+		return td_vhd_error(err, -ENOMEM, "no memory");
+	rc = vhd_pread(fd, buf, TD_VHD_FOOTER_SIZE, base);
+	if (rc) {
+		rc = td_vhd_error(err, rc, "reading footer copy at 0x0: %s",
+				  strerror(-rc));
+		goto out;
+	}
+	td_vhd_footer_decode(buf, f);
+	rc = td_vhd_footer_validate(buf, f, 0, len, err);
+	if (rc == -ENOTSUP)
+		rc = 0; /* disabled (v_poison) images are still listed */
+	if (rc || f->type == TD_VHD_TYPE_FIXED)
+		goto out;
+	rc = vhd_pread(fd, buf, TD_VHD_HEADER_SIZE, base + f->data_offset);
+	if (rc) {
+		rc = td_vhd_error(err, rc, "reading dynamic header at 0x%"
+				  PRIx64 ": %s", f->data_offset,
+				  strerror(-rc));
+		goto out;
+	}
+	td_vhd_header_decode(buf, h);
+	rc = td_vhd_header_validate(buf, h, f, f->data_offset, len, err);
+out:
+	free(buf);
+	return rc;
+}

@@ -409,6 +409,22 @@ int td_vhd_parent_locator_text(const struct td_vhd *v, unsigned i, char *out,
 			       size_t outlen, bool *relative,
 			       struct td_vhd_err *err);
 
+/*
+ * Metadata of the image occupying bytes [@base, @base + @len) of @fd,
+ * without opening it: the footer copy at offset 0 (its only footer for a
+ * VHD on a logical volume read through the physical volume, as vhd-util
+ * scan -l does) and, unless fixed, the dynamic header; both validated
+ * against @len, poisoned images accepted. Offsets in errors are relative
+ * to @base. Buffers are aligned and reads whole sectors, so @fd may be
+ * O_DIRECT (@base must then be sector-aligned). Sync I/O.
+ */
+int td_vhd_peek(int fd, uint64_t base, uint64_t len, struct td_vhd_footer *f,
+		struct td_vhd_header *h, struct td_vhd_err *err);
+/* td_vhd_parent_locator_text for a header read by td_vhd_peek. */
+int td_vhd_peek_locator(int fd, uint64_t base, const struct td_vhd_header *h,
+			unsigned i, char *out, size_t outlen, bool *relative,
+			struct td_vhd_err *err);
+
 /* True if differencing @v names a raw parent (all-zero parent UUID). */
 bool td_vhd_parent_is_raw(const struct td_vhd *v);
 
@@ -464,9 +480,11 @@ int td_vhd_write_bitmap(struct td_vhd *v, uint32_t blk, const uint8_t *bm,
 			struct td_vhd_err *err);
 
 /*
- * Writes the footer at the end of data (next_db; or the end of data for
- * fixed) and, for dynamic/differencing, the copy at offset 0; truncates
- * the file after it. Also clears a poison cookie. Sync I/O.
+ * Writes the footer at the end of data (fixed: after the data) and
+ * truncates the file after it; on a block device, whose size is fixed,
+ * at its last sector instead, as blktap does (a logical volume is sized
+ * ahead of its data). Then, for dynamic/differencing, the copy at offset
+ * 0. Also clears a poison cookie. Sync I/O.
  */
 int td_vhd_write_footer(struct td_vhd *v, struct td_vhd_err *err);
 /* Writes the dynamic header / the whole BAT / the batmap (header + map,
@@ -532,6 +550,18 @@ int td_vhd_create(const char *path, const struct td_vhd_create_opts *o,
  * td_vhd_write_batmap. No-op for images that have one or never had.
  */
 int td_vhd_restore_batmap(struct td_vhd *v, struct td_vhd_err *err);
+
+/*
+ * modify -s (blktap's vhd_set_phys_size): moves the footer to @size - 512
+ * so the image ends at @size, e.g. at the end of a logical volume that
+ * was just grown or is about to shrink. @size is a multiple of 512, at
+ * least the physical size (end of data + footer) and, on a block device,
+ * at most its size; a regular file is extended or truncated to @size
+ * after the footer is written and synced (a valid footer ends the file at
+ * every step). Dynamic and differencing images only. Sync I/O.
+ */
+int td_vhd_set_phys_size(struct td_vhd *v, uint64_t size,
+			 struct td_vhd_err *err);
 
 /* Sets the hidden flag (footer, both copies). Sync I/O. */
 int td_vhd_set_hidden(struct td_vhd *v, bool hidden, struct td_vhd_err *err);

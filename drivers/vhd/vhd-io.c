@@ -178,6 +178,15 @@ int td_vhd_write_footer(struct td_vhd *v, struct td_vhd_err *err)
 	td_vhd_footer_encode(&v->footer, buf);
 	off = is_dynamic(v) ? vhd_round_up(vhd_end_of_data(v), TD_VHD_SECTOR)
 			    : v->footer.curr_size;
+	if (!fstat(v->fd, &st) && S_ISBLK(st.st_mode)) {
+		if (off + TD_VHD_FOOTER_SIZE > v->file_size)
+			return td_vhd_error(err, -ENOSPC, "data ends at 0x%"
+					    PRIx64 ": no room for the footer "
+					    "on a 0x%" PRIx64 "-byte device",
+					    off, v->file_size);
+		off = v->file_size / TD_VHD_SECTOR * TD_VHD_SECTOR -
+		      TD_VHD_FOOTER_SIZE;
+	}
 	rc = write_buf(v, buf, sizeof(buf), off, "footer", err);
 	if (rc)
 		return rc;
@@ -203,6 +212,55 @@ int td_vhd_write_footer(struct td_vhd *v, struct td_vhd_err *err)
 	}
 	v->tail_ok = true;
 	v->poisoned = false;
+	v->footer_src = TD_VHD_FOOTER_TAIL;
+	return 0;
+}
+
+int td_vhd_set_phys_size(struct td_vhd *v, uint64_t size,
+			 struct td_vhd_err *err)
+{
+	uint8_t buf[TD_VHD_FOOTER_SIZE];
+	uint64_t phys;
+	struct stat st;
+	int rc = check_rw(v, err);
+
+	if (rc)
+		return rc;
+	if (!is_dynamic(v))
+		return td_vhd_error(err, -EINVAL, "a fixed image's footer "
+				    "must follow its data");
+	phys = td_vhd_phys_size(v);
+	if (size % TD_VHD_SECTOR)
+		return td_vhd_error(err, -EINVAL, "size %" PRIu64 " is not "
+				    "a multiple of 512", size);
+	if (size < phys)
+		return td_vhd_error(err, -EINVAL, "size %" PRIu64 " is below "
+				    "the physical size %" PRIu64 " (data would "
+				    "be lost)", size, phys);
+	if (fstat(v->fd, &st))
+		return td_vhd_error(err, -errno, "stat: %s", strerror(errno));
+	if (S_ISBLK(st.st_mode) && size > v->file_size)
+		return td_vhd_error(err, -ENOSPC, "size %" PRIu64 " is past "
+				    "the end of the device (%" PRIu64 ")", size,
+				    v->file_size);
+	memcpy(v->footer.cookie, TD_VHD_FOOTER_COOKIE, 8);
+	td_vhd_footer_encode(&v->footer, buf);
+	rc = write_buf(v, buf, sizeof(buf), size - TD_VHD_FOOTER_SIZE,
+		       "footer", err);
+	if (rc)
+		return rc;
+	if (fdatasync(v->fd))
+		return td_vhd_error(err, -errno, "fdatasync: %s",
+				    strerror(errno));
+	/* only now may the old footer go: the file always ends in one */
+	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size != size) {
+		if (ftruncate(v->fd, (off_t)size) || fdatasync(v->fd))
+			return td_vhd_error(err, -errno, "truncating to %"
+					    PRIu64 ": %s", size,
+					    strerror(errno));
+		v->file_size = size;
+	}
+	v->tail_ok = true;
 	v->footer_src = TD_VHD_FOOTER_TAIL;
 	return 0;
 }

@@ -72,4 +72,14 @@ int vhd_make_locators(const char *child, const char *parent,
 		      uint8_t *buf, size_t buflen, size_t *used,
 		      struct td_vhd_err *err);
 
+/*
+ * blktap's canonpath: the absolute path naming @path as a parent. A
+ * logical volume (/dev/VG/LV, /dev/mapper/NAME) is named by its
+ * device-mapper node /dev/mapper/VG-LV ('-' doubled inside names) when
+ * that exists, which outlives re-activation (realpath would give
+ * /dev/dm-N) and is what XenServer's storage manager decodes; anything
+ * else by realpath(). Returns 0 or -errno.
+ */
+int vhd_canonpath(const char *path, char *out, size_t outlen);
+
 #endif /* TD_VHD_PRIV_H */

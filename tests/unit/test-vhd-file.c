@@ -3,7 +3,9 @@
  * Unit tests of the VHD file layer on crafted images: validation errors
  * (field and offset named), footer copies, poison, batmap, parent chains
  * (mismatch, loop, missing, relocation), tap 0.1 LSB-first bitmaps, the
- * 511-byte legacy footer, allocation helpers and data round trips.
+ * 511-byte legacy footer, allocation helpers and data round trips; peeking
+ * at an image inside a larger device (scan -l), moving the footer
+ * (modify -s), and canonical parent paths.
  */
 #include <check.h>
 #include <errno.h>
@@ -16,6 +18,7 @@
 #include <unistd.h>
 
 #include "vhd-format.h"
+#include "vhd-priv.h"
 
 static char dir[PATH_MAX / 2];
 
@@ -568,6 +571,136 @@ START_TEST(test_raw_parent)
 }
 END_TEST
 
+/* Copies @src into @dst at @off (a volume inside a physical volume). */
+static void embed(const char *src, const char *dst, uint64_t off)
+{
+	uint64_t n = fsize(src);
+	uint8_t *b = malloc(n);
+
+	get(src, 0, b, n);
+	put(dst, off, b, n);
+	free(b);
+}
+
+START_TEST(test_peek)
+{
+	struct td_vhd_err e = { "vol", "" };
+	struct td_vhd_footer f;
+	struct td_vhd_header h;
+	uint64_t base = 3 << 20, len = 8 << 20;
+	char text[PATH_MAX];
+	unsigned i, n = 0;
+	bool rel;
+	int fd;
+
+	create(p("base.vhd"), TD_VHD_TYPE_DYNAMIC, 4, NULL);
+	write_sectors(p("base.vhd"), 0, 8, 0x11);
+	create(p("child.vhd"), TD_VHD_TYPE_DIFF, 0, p("base.vhd"));
+	/* garbage around the image, as other volumes would be */
+	put(p("pv"), 0, "junkjunk", 8);
+	embed(p("child.vhd"), p("pv"), base);
+	put(p("pv"), base + len, "junkjunk", 8);
+	fd = open(p("pv"), O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_msg(!td_vhd_peek(fd, base, len, &f, &h, &e), "%s", e.msg);
+	ck_assert_int_eq(f.type, TD_VHD_TYPE_DIFF);
+	ck_assert_uint_eq(f.curr_size, 4 << 20);
+	ck_assert_uint_eq(h.block_size, 2 << 20);
+	for (i = 0; i < TD_VHD_NR_LOCATORS; i++) {
+		if (td_vhd_peek_locator(fd, base, &h, i, text, sizeof(text),
+					&rel, &e))
+			continue;
+		n++;
+		ck_assert_msg(strstr(text, "base.vhd"), "locator %u: %s", i,
+			      text);
+	}
+	ck_assert_uint_eq(n, 3); /* MacX, W2ku, W2ru */
+	ck_assert_int_eq(td_vhd_peek_locator(fd, base, &h, 8, text,
+					     sizeof(text), &rel, &e),
+			 -EINVAL);
+	/* the wrong place: an error naming the field, offsets relative */
+	ck_assert_int_eq(td_vhd_peek(fd, base + 512, len, &f, &h, &e),
+			 -EINVAL);
+	ck_assert_msg(strstr(e.msg, "footer at 0x0: bad cookie"), "%s",
+		      e.msg);
+	/* a volume too small for its header */
+	ck_assert_int_eq(td_vhd_peek(fd, base, 1024, &f, &h, &e), -EINVAL);
+	ck_assert_msg(strstr(e.msg, "header"), "%s", e.msg);
+	close(fd);
+}
+END_TEST
+
+START_TEST(test_set_phys_size)
+{
+	struct td_vhd_err e = { "img", "" };
+	uint64_t sz, phys;
+	struct td_vhd *v;
+	uint8_t b[512];
+
+	create(p("d.vhd"), TD_VHD_TYPE_DYNAMIC, 8, NULL);
+	write_sectors(p("d.vhd"), 100, 8, 0x5a);
+	sz = fsize(p("d.vhd"));
+	ck_assert(!td_vhd_open(p("d.vhd"), 0, &v, &e));
+	phys = td_vhd_phys_size(v);
+	ck_assert_uint_eq(phys, sz);
+	ck_assert_int_eq(td_vhd_set_phys_size(v, phys - 512, &e), -EINVAL);
+	ck_assert_int_eq(td_vhd_set_phys_size(v, phys + 100, &e), -EINVAL);
+	ck_assert_uint_eq(fsize(p("d.vhd")), sz);
+	ck_assert_msg(!td_vhd_set_phys_size(v, sz + (1 << 20), &e), "%s",
+		      e.msg);
+	td_vhd_close(v);
+	ck_assert_uint_eq(fsize(p("d.vhd")), sz + (1 << 20));
+	get(p("d.vhd"), sz + (1 << 20) - 512, b, 512);
+	ck_assert(!memcmp(b, "conectix", 8));
+	/* still a valid image with its data, and it shrinks back */
+	ck_assert(!td_vhd_open(p("d.vhd"), 0, &v, &e));
+	ck_assert_uint_eq(td_vhd_phys_size(v), phys);
+	ck_assert(!td_vhd_read(v, 100, 1, b, &e));
+	ck_assert_uint_eq(b[0], 0x5a);
+	ck_assert_msg(!td_vhd_set_phys_size(v, phys, &e), "%s", e.msg);
+	td_vhd_close(v);
+	ck_assert_uint_eq(fsize(p("d.vhd")), phys);
+	expect_open(p("d.vhd"), 0, 0, "");
+	/* read-only and fixed images are refused */
+	ck_assert(!td_vhd_open(p("d.vhd"), TD_VHD_OPEN_RDONLY, &v, &e));
+	ck_assert_int_eq(td_vhd_set_phys_size(v, phys, &e), -EROFS);
+	td_vhd_close(v);
+	create(p("f.vhd"), TD_VHD_TYPE_FIXED, 2, NULL);
+	ck_assert(!td_vhd_open(p("f.vhd"), 0, &v, &e));
+	ck_assert_int_eq(td_vhd_set_phys_size(v, 4 << 20, &e), -EINVAL);
+	td_vhd_close(v);
+}
+END_TEST
+
+START_TEST(test_canonpath)
+{
+	char out[PATH_MAX], want[PATH_MAX], rel[PATH_MAX], cwd[PATH_MAX];
+
+	create(p("c.vhd"), TD_VHD_TYPE_DYNAMIC, 2, NULL);
+	ck_assert_ptr_nonnull(realpath(p("c.vhd"), want));
+	/* not a volume: realpath, whatever the spelling */
+	snprintf(rel, sizeof(rel), "%s/./x/../c.vhd", dir);
+	ck_assert_int_eq(mkdir(p("x"), 0755), 0);
+	ck_assert_int_eq(vhd_canonpath(rel, out, sizeof(out)), 0);
+	ck_assert_str_eq(out, want);
+	ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
+	ck_assert_int_eq(chdir(dir), 0);
+	ck_assert_int_eq(vhd_canonpath("x/../c.vhd", out, sizeof(out)), 0);
+	ck_assert_int_eq(chdir(cwd), 0);
+	ck_assert_str_eq(out, want);
+	ck_assert_int_eq(vhd_canonpath(p("missing"), out, sizeof(out)),
+			 -ENOENT);
+	ck_assert_int_eq(vhd_canonpath(p("c.vhd"), out, 4), -ENAMETOOLONG);
+	/* a /dev/A/B path with no device-mapper node keeps its name */
+	if (access("/dev/pts/ptmx", F_OK) ||
+	    !access("/dev/mapper/pts-ptmx", F_OK))
+		return;
+	ck_assert_int_eq(vhd_canonpath("/dev/pts/../pts/ptmx", out,
+				       sizeof(out)), 0);
+	ck_assert_str_eq(out, "/dev/pts/ptmx");
+}
+END_TEST
+
 START_TEST(test_create_limits)
 {
 	struct td_vhd_create_opts o = { .type = TD_VHD_TYPE_DYNAMIC };
@@ -615,6 +748,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_chain_errors);
 	tcase_add_test(tc, test_raw_parent);
 	tcase_add_test(tc, test_create_limits);
+	tcase_add_test(tc, test_peek);
+	tcase_add_test(tc, test_set_phys_size);
+	tcase_add_test(tc, test_canonpath);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -103,7 +103,9 @@ cmp base.vhd base.orig || fail "-x wrote the locators' parent"
 cmp expect.raw got.raw || fail "coalesce -x differs"
 "$VU" create -n alien.vhd -s 64
 one_line_error "$VU" coalesce -n child.vhd -x alien.vhd
-one_line_error "$VU" coalesce -n child.vhd -a base.vhd
+one_line_error "$VU" coalesce -n child.vhd -a alien.vhd  # not an ancestor
+one_line_error "$VU" coalesce -n child.vhd -a child.vhd
+one_line_error "$VU" coalesce -n child.vhd -a base.vhd -o x.vhd
 # SM parses the count: the child owns 1 MiB
 "$VU" coalesce -n child.vhd > co.out
 [ "$(cat co.out)" = "Coalesced 2048 sectors" ] || fail "coalesce output: $(cat co.out)"
@@ -115,6 +117,75 @@ cp base.orig base.vhd
 "$VU" coalesce -n child.vhd -o flat.vhd
 "$VU" read -n flat.vhd -r 0 -c 131072 > got.raw
 cmp expect.raw got.raw || fail "coalesce -o differs"
+
+# coalesce -a: the leaf's sectors go into its grandparent and the image
+# in between forgets them, so it then reads as the leaf did. The middle
+# image has a full block (batmap bit set) that the leaf partly overwrites.
+"$VU" create -n a0.vhd -s 16
+make_pattern_file q1 4 11
+make_pattern_file q2 2 12
+make_pattern_file q3 1 13
+make_pattern_file q4 1 14
+"$VW" a0.vhd 0 q1                       # blocks 0-1
+"$VU" snapshot -n a1.vhd -p a0.vhd
+"$VW" a1.vhd 4096 q2                    # block 1, full
+"$VW" a1.vhd 1024 q4                    # 0.5-1.5 MiB
+"$VU" snapshot -n a2.vhd -p a1.vhd
+"$VW" a2.vhd 3584 q3                    # 1.75-2.75 MiB: blocks 0 and 1
+"$VW" a2.vhd 16384 q3                   # 8 MiB: only in the leaf
+python3 - <<'PY'
+size = 16 << 20
+def put(img, f, sec):
+    d = open(f, "rb").read()
+    img[sec * 512:sec * 512 + len(d)] = d
+base = bytearray(size); put(base, "q1", 0)
+mid = bytearray(base); put(mid, "q2", 4096); put(mid, "q4", 1024)
+leaf = bytearray(mid); put(leaf, "q3", 3584); put(leaf, "q3", 16384)
+anc = bytearray(base); put(anc, "q3", 3584); put(anc, "q3", 16384)
+open("leaf.raw", "wb").write(leaf)
+open("anc.raw", "wb").write(anc)
+PY
+"$VU" read -n a2.vhd -r 0 -c 32768 > got.raw
+cmp leaf.raw got.raw || fail "3-deep chain read differs"
+[ "$("$VU" read -n a1.vhd -j 1)" = "batmap for block 1: 1" ] ||
+	fail "middle block 1 not full"
+[ "$("$VU" coalesce -n a2.vhd -a a0.vhd)" = "Coalesced 4096 sectors" ] ||
+	fail "coalesce -a output"
+for run in 1 2; do                      # a rerun (after a crash) is a no-op
+	"$VU" check -n a2.vhd -p >/dev/null || fail "check after -a ($run)"
+	"$VU" read -n a2.vhd -r 0 -c 32768 > got.raw
+	cmp leaf.raw got.raw || fail "leaf changed by coalesce -a ($run)"
+	"$VU" read -n a1.vhd -r 0 -c 32768 > got.raw
+	cmp leaf.raw got.raw || fail "middle does not read as the leaf ($run)"
+	"$VU" read -n a0.vhd -r 0 -c 32768 > got.raw
+	cmp anc.raw got.raw || fail "ancestor content after -a ($run)"
+	[ $run = 2 ] || "$VU" coalesce -n a2.vhd -a a0.vhd >/dev/null
+done
+# the middle forgot the leaf's sectors (bitmap and batmap), not its own
+[ "$("$VU" read -n a1.vhd -j 1)" = "batmap for block 1: 0" ] ||
+	fail "middle block 1 still marked full"
+"$VU" read -n a1.vhd -i 4095 -c 3 > bits.out   # 2 MiB - 512 .. 2 MiB + 512
+[ "$(cat bits.out)" = "block 0: sec: 4095: 0
+block 1: sec: 0: 0
+block 1: sec: 1: 0" ] || { cat bits.out; fail "middle bitmap bits"; }
+[ "$("$VU" read -n a1.vhd -i 5632)" = "block 1: sec: 1536: 1" ] ||
+	fail "middle lost its own sector"
+
+# modify -s: the footer moves so the image ends at SIZE; data unchanged
+cp a0.vhd ps.vhd
+sz=$(stat -c %s ps.vhd)
+"$VU" modify -n ps.vhd -s $((sz + 4194304))
+[ "$(stat -c %s ps.vhd)" = $((sz + 4194304)) ] || fail "modify -s grow"
+[ "$(tail -c 512 ps.vhd | head -c 8)" = conectix ] || fail "modify -s footer"
+"$VU" check -n ps.vhd >/dev/null || fail "check after modify -s"
+"$VU" read -n ps.vhd -r 0 -c 32768 > got.raw
+cmp anc.raw got.raw || fail "modify -s changed the data"
+"$VU" modify -n ps.vhd -s "$sz"
+cmp ps.vhd a0.vhd || fail "modify -s back to the physical size"
+one_line_error "$VU" modify -n ps.vhd -s $((sz - 512))  # would cut data
+one_line_error "$VU" modify -n ps.vhd -s 1000           # not sectors
+one_line_error "$VU" modify -n fixed.vhd -s 100000000   # fixed image
+cmp ps.vhd a0.vhd || fail "a refused modify -s changed the file"
 
 # modify -p re-points a child; mismatched UUIDs are refused on open
 "$VU" create -n other.vhd -s 64
@@ -211,9 +282,9 @@ assert f.read(8) == b'tdbatmap', 'no batmap header after repair'"
 "$VU" read -n bm.vhd -r 0 -c 131072 > got.raw
 cmp want.raw got.raw || fail "repair changed the data"
 
-# scan -l says it reads no LVM metadata, and fails clearly without /dev/VG
+# scan -l fails in one line for a volume group LVM does not know
+# (vhd-util-lvm.sh scans real volumes)
 one_line_error "$VU" scan -f -l no-such-vg-$$ -m "*"
-grep -q "LVM metadata is not read" "$TD_TMP/err.out" || fail "scan -l note"
 
 one_line_error "$VU" query -n nonexistent.vhd -v
 one_line_error "$VU" bogusverb
