@@ -2,6 +2,9 @@
 /*
  * The "vhd" image driver: fixed, dynamic and differencing VHD files, with
  * chains of parents (other vhd images, or a raw base opened by "aio").
+ * An image may also be a block device (XenServer's LVHD keeps VHDs on
+ * logical volumes): its size is fixed, the footer stays in its last
+ * sector and allocations past it fail with -ENOSPC (vhd-driver-meta.c).
  *
  * The format itself (decoding, validation, BAT, batmap, locators) is the
  * VHD library's (drivers/vhd/vhd-format.h); this file is the request
@@ -40,7 +43,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <linux/fs.h>
 
 #include "td-log.h"
 #include "vhd/vhd-driver.h"
@@ -554,6 +559,18 @@ static int vhd_open_file(struct td_image *img, struct vhd_state *s,
 				    strerror(errno));
 	if (st.st_dev != s->v->dev || st.st_ino != s->v->ino)
 		return td_vhd_error(err, -ESTALE, "file replaced while opening");
+	s->blkdev = S_ISBLK(st.st_mode);
+	if (!s->blkdev)
+		return 0;
+	if (ioctl(s->fd, BLKGETSIZE64, &s->dev_size))
+		return td_vhd_error(err, -errno, "cannot size the device: %s",
+				    strerror(errno));
+	/* the library placed (and will write) the footer by its size */
+	if (s->dev_size != s->v->file_size)
+		return td_vhd_error(err, -ESTALE, "device resized while "
+				    "opening (0x%llx, then 0x%llx bytes)",
+				    (unsigned long long)s->v->file_size,
+				    (unsigned long long)s->dev_size);
 	return 0;
 }
 
@@ -594,6 +611,7 @@ static int vhd_open(struct td_image *img)
 	s->kick.cb = vhd_kick;
 	s->kick.arg = s;
 	s->rdonly = img->flags & TD_OPEN_RDONLY;
+	s->enospc_rl = (struct td_ratelimit)TD_RATELIMIT_INIT;
 
 	rc = vhd_open_file(img, s, &err);
 	if (rc) {
@@ -631,7 +649,10 @@ static void vhd_close(struct td_image *img)
 
 	td_loop_defer_cancel(img->ctx.loop, &s->kick);
 	if (!s->rdonly && !s->fixed) {
-		/* the batmap first: the footer truncates after next_db */
+		/*
+		 * The batmap first: in a file, the footer truncates after
+		 * next_db; on a block device it goes to the last sector.
+		 */
 		if (s->v->has_batmap)
 			rc = td_vhd_write_batmap(s->v, &err);
 		if (!rc)
@@ -769,6 +790,10 @@ static void vhd_stats(struct td_image *img, struct td_stats_sink *sink)
 	sink->u64(sink, "vhd_footer_moves", s->st_footer_moves);
 	sink->u64(sink, "vhd_waits", s->st_waits);
 	sink->u64(sink, "vhd_discard_punches", s->st_punches);
+	sink->str(sink, "vhd_storage", s->blkdev ? "block-device" : "file");
+	if (!s->fixed && !s->rdonly) /* where new blocks must end by */
+		sink->u64(sink, "vhd_footer_offset", s->foot_pos);
+	sink->u64(sink, "vhd_enospc", s->st_enospc);
 }
 
 const struct td_driver_ops td_drv_vhd = {

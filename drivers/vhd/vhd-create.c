@@ -264,12 +264,32 @@ out:
 	return rc;
 }
 
+/*
+ * On a block device the footer belongs in the device's last sector (as
+ * blktap keeps it), not at the end of the metadata create just wrote.
+ */
+static int footer_to_device_end(const char *path, struct td_vhd_err *err)
+{
+	struct td_vhd *v;
+	int rc = td_vhd_open(path, 0, &v, err);
+
+	if (rc)
+		return rc;
+	rc = td_vhd_write_footer(v, err);
+	if (!rc && fsync(v->fd))
+		rc = td_vhd_error(err, -errno, "fsync: %s", strerror(errno));
+	td_vhd_close(v);
+	return rc;
+}
+
 int td_vhd_create(const char *path, const struct td_vhd_create_opts *o,
 		  struct td_vhd_err *err)
 {
 	struct parent_info pi = { 0 };
 	struct td_vhd_footer f;
 	uint64_t size = o->size, max_size;
+	struct stat st;
+	bool blk;
 	int fd, rc;
 
 	if (o->type != TD_VHD_TYPE_FIXED && o->type != TD_VHD_TYPE_DYNAMIC &&
@@ -295,7 +315,16 @@ int td_vhd_create(const char *path, const struct td_vhd_create_opts *o,
 		return td_vhd_error(err, -EINVAL, "maximum size %" PRIu64
 				    " needs too large a BAT", max_size);
 	init_footer(&f, size, o->type, o->uuid);
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	/*
+	 * LVHD creates images on logical volumes that already exist: a block
+	 * device is written in place, a file must be new.
+	 */
+	blk = !stat(path, &st) && S_ISBLK(st.st_mode);
+	if (blk && o->type == TD_VHD_TYPE_FIXED)
+		return td_vhd_error(err, -EINVAL, "fixed VHDs are not created "
+				    "on block devices (use a dynamic one)");
+	fd = open(path, blk ? O_RDWR | O_CLOEXEC :
+			      O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return td_vhd_error(err, -errno, "cannot create: %s",
 				    strerror(errno));
@@ -306,9 +335,12 @@ int td_vhd_create(const char *path, const struct td_vhd_create_opts *o,
 	if (!rc && fsync(fd))
 		rc = td_vhd_error(err, -errno, "fsync: %s", strerror(errno));
 	close(fd);
-	if (rc)
-		unlink(path);
-	return rc;
+	if (rc) {
+		if (!blk)
+			unlink(path);
+		return rc;
+	}
+	return blk ? footer_to_device_end(path, err) : 0;
 }
 
 /* ---- metadata changes --------------------------------------------- */

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Metadata side of the "vhd" driver: the sector-bitmap cache, block
- * allocation, BAT sector writes and the tail footer.
+ * allocation, BAT sector writes and the tail footer (of a file, or of a
+ * block device: see below).
  *
  * Block allocation, and why it is crash-safe
  * ------------------------------------------
@@ -38,11 +39,26 @@
  * BAT entry needs nothing from the footer (it only needs its block
  * written), so writing it after the footer costs nothing in safety.
  *
+ * On a block device (a logical volume, as XenServer's LVHD stores VHDs)
+ * the size is fixed: the storage manager sizes the volume ahead of the
+ * data. The tail footer lives in the device's last sector, as blktap
+ * keeps it, and never moves: open writes it there if it is missing (see
+ * open_rw_blkdev), and a new block that would reach it is refused with
+ * -ENOSPC before anything is written (the storage manager then grows the
+ * volume and pauses/unpauses the VBD, whose reopen writes the footer at
+ * the new end). So step 1 never happens there, and the argument above
+ * holds unchanged: steps 2-4 write only below the footer, which stays
+ * valid at the end of the device at every instant, and nothing is ever
+ * truncated.
+ *
  * No zero-fill is needed anywhere: a new block's unwritten sectors have
- * clear bitmap bits, and this driver never reads file bytes behind a clear
- * bit (they are forwarded to the parent, or read as zeros for a dynamic
- * disk). The bytes there are file holes anyway, since blocks are only ever
- * placed in space never written before (open trims leaked space).
+ * clear bitmap bits, and this driver never reads image bytes behind a
+ * clear bit (they are forwarded to the parent, or read as zeros for a
+ * dynamic disk). In a file those bytes are holes anyway, since blocks are
+ * only ever placed in space never written before (open trims leaked
+ * space). On a block device they are whatever the volume held (leaked
+ * blocks of a crash are reused, not trimmed), which nothing exposes for
+ * the same reason; blktap does not zero them either.
  *
  * Later writes into a committed block whose sectors are new go: data,
  * then the bitmap (coalesced: one write in flight per block; bits of data
@@ -277,6 +293,19 @@ void vhd_bm_data_done(struct vhd_state *s, struct vhd_io *io, int res)
 }
 
 /* ---- tail footer -------------------------------------------------- */
+
+uint64_t vhd_blkdev_footer_pos(uint64_t dev_size)
+{
+	uint64_t whole = dev_size / TD_VHD_SECTOR * TD_VHD_SECTOR;
+
+	return whole >= TD_VHD_FOOTER_SIZE ? whole - TD_VHD_FOOTER_SIZE : 0;
+}
+
+bool vhd_block_fits(uint64_t sector, uint32_t bm_secs, uint32_t spb,
+		    uint64_t foot_pos)
+{
+	return (sector + bm_secs + spb) * TD_VHD_SECTOR <= foot_pos;
+}
 
 /* next_db after reserving @k more blocks, without reserving them. */
 static uint64_t next_db_after(struct vhd_state *s, uint32_t k)
@@ -551,6 +580,27 @@ static void alloc_finish(struct vhd_state *s, struct vhd_alloc *al,
 	vhd_vreq_io_done(s, vr, err);
 }
 
+/*
+ * A new block would run into a block device's footer: the write fails
+ * with -ENOSPC and nothing is written, so the image stays valid and
+ * reads go on. The storage manager grows the logical volume and pauses
+ * and unpauses the VBD, whose reopen moves the footer to the new end.
+ */
+static int alloc_enospc(struct vhd_state *s, uint32_t blk, uint32_t sector)
+{
+	s->st_enospc++;
+	td_log_ratelimited(&s->enospc_rl, TD_LOG_WARN, TD_SUB_DRV,
+			   "%s: device full: block %u would end at 0x%llx, "
+			   "past the footer at 0x%llx (%llu refused)",
+			   s->img->path, blk,
+			   (unsigned long long)((uint64_t)sector +
+						s->v->bm_secs + s->v->spb) *
+				   TD_VHD_SECTOR,
+			   (unsigned long long)s->foot_pos,
+			   (unsigned long long)s->st_enospc);
+	return -ENOSPC;
+}
+
 int vhd_alloc_start(struct vhd_state *s, struct vhd_vreq *vr, uint32_t blk,
 		    uint32_t off, uint32_t n, uint64_t buf_off)
 {
@@ -559,6 +609,7 @@ int vhd_alloc_start(struct vhd_state *s, struct vhd_vreq *vr, uint32_t blk,
 	struct vhd_io *io;
 	struct vhd_bm *bm;
 	struct td_list *l;
+	uint64_t save_db;
 	uint32_t sector;
 	int cnt, rc;
 
@@ -575,7 +626,14 @@ int vhd_alloc_start(struct vhd_state *s, struct vhd_vreq *vr, uint32_t blk,
 		td_list_add_tail(&vr->link, &s->wait_bm);
 		return 1;
 	}
+	save_db = s->v->next_db;
 	rc = td_vhd_reserve_block(s->v, &sector);
+	if (!rc && s->blkdev &&
+	    !vhd_block_fits(sector, s->v->bm_secs, s->v->spb, s->foot_pos)) {
+		/* nothing was written there: give the reservation back */
+		s->v->next_db = save_db;
+		rc = alloc_enospc(s, blk, sector);
+	}
 	if (rc) {
 		bm_invalidate(bm);
 		vhd_bm_unref(s, bm);
@@ -637,28 +695,20 @@ int vhd_alloc_start(struct vhd_state *s, struct vhd_vreq *vr, uint32_t blk,
 /* ---- open / close ------------------------------------------------- */
 
 /*
- * Read-write open: make the file end exactly with a footer at next_db.
- * After a crash there may be leaked space (blocks written but never
- * referenced) between the end of data and the tail footer, or no tail
- * footer at all (a blktap file open at the crash): new blocks must go to
- * space that reads as holes, so rewrite the tail at next_db, make it
- * durable, then truncate what lies beyond. Every step leaves a valid
- * file: the old tail stays until the truncate, and the new one is durable
- * before it. Sync I/O, control path.
+ * A regular file: make it end exactly with a footer at next_db. After a
+ * crash there may be leaked space (blocks written but never referenced)
+ * between the end of data and the tail footer, or no tail footer at all
+ * (a blktap file open at the crash): new blocks must go to space that
+ * reads as holes, so rewrite the tail at next_db, make it durable, then
+ * truncate what lies beyond. Every step leaves a valid file: the old tail
+ * stays until the truncate, and the new one is durable before it.
  */
-int vhd_meta_open_rw(struct vhd_state *s, struct td_vhd_err *err)
+static int open_rw_file(struct vhd_state *s, struct td_vhd_err *err)
 {
 	struct td_vhd *v = s->v;
 	uint64_t end = v->next_db * TD_VHD_SECTOR;
-	struct td_vhd_footer f = v->footer;
-	uint32_t i;
 	ssize_t n;
 
-	td_vhd_footer_encode(&f, s->foot_buf);
-	s->unreserved = 0;
-	for (i = 0; i < v->bat_used; i++)
-		if (v->bat[i] == TD_VHD_BAT_UNUSED)
-			s->unreserved++;
 	if (v->tail_ok && v->file_size == end + TD_VHD_FOOTER_SIZE) {
 		s->foot_pos = end;
 		return 0;
@@ -678,6 +728,58 @@ int vhd_meta_open_rw(struct vhd_state *s, struct td_vhd_err *err)
 	v->tail_ok = true;
 	s->foot_pos = end;
 	return 0;
+}
+
+/*
+ * A block device: its size is fixed (the storage manager sizes the
+ * logical volume ahead of the data), so the tail footer belongs in its
+ * last sector, as blktap keeps it, and never moves while open. It is
+ * missing there after the volume was grown (the old one now lies in free
+ * space past the data) or after a crash of a writer that kept none: write
+ * it from the trusted copy (the head one then), which stays valid
+ * meanwhile. Nothing is truncated; leaked space is simply reused.
+ */
+static int open_rw_blkdev(struct vhd_state *s, struct td_vhd_err *err)
+{
+	struct td_vhd *v = s->v;
+	uint64_t foot = vhd_blkdev_footer_pos(s->dev_size);
+	uint64_t phys = td_vhd_phys_size(v);
+	ssize_t n;
+
+	if (!foot || phys > foot + TD_VHD_FOOTER_SIZE)
+		return td_vhd_error(err, -ENOSPC, "data ends at 0x%llx: no "
+				    "room for the footer in the last sector "
+				    "of a 0x%llx-byte device",
+				    (unsigned long long)(phys -
+							 TD_VHD_FOOTER_SIZE),
+				    (unsigned long long)s->dev_size);
+	s->foot_pos = foot;
+	if (v->tail_ok)
+		return 0; /* the library read it at the device's end */
+	n = pwrite(v->fd, s->foot_buf, TD_VHD_FOOTER_SIZE, (off_t)foot);
+	if (n != (ssize_t)TD_VHD_FOOTER_SIZE)
+		return td_vhd_error(err, n < 0 ? -errno : -EIO,
+				    "writing the footer at 0x%llx failed",
+				    (unsigned long long)foot);
+	if (fdatasync(v->fd))
+		return td_vhd_error(err, -errno, "fdatasync failed: %s",
+				    strerror(errno));
+	v->tail_ok = true;
+	return 0;
+}
+
+int vhd_meta_open_rw(struct vhd_state *s, struct td_vhd_err *err)
+{
+	struct td_vhd *v = s->v;
+	struct td_vhd_footer f = v->footer;
+	uint32_t i;
+
+	td_vhd_footer_encode(&f, s->foot_buf);
+	s->unreserved = 0;
+	for (i = 0; i < v->bat_used; i++)
+		if (v->bat[i] == TD_VHD_BAT_UNUSED)
+			s->unreserved++;
+	return s->blkdev ? open_rw_blkdev(s, err) : open_rw_file(s, err);
 }
 
 int vhd_meta_init(struct vhd_state *s, unsigned depth)

@@ -15,6 +15,7 @@
 #include "loop.h"
 #include "req.h"
 #include "td-list.h"
+#include "td-log.h"
 #include "vhd-format.h"
 
 struct vhd_state;
@@ -102,6 +103,13 @@ struct vhd_state {
 	int fd;               /* data path: O_DIRECT unless refused */
 	bool direct;          /* fd is O_DIRECT (v->fd is buffered) */
 	bool fixed, rdonly;
+	/*
+	 * A block device (a logical volume): its size is fixed, so the tail
+	 * footer stays in its last sector and new blocks must end before it
+	 * (-ENOSPC otherwise); nothing is ever truncated or moved.
+	 */
+	bool blkdev;
+	uint64_t dev_size;    /* blkdev: bytes, from BLKGETSIZE64 at open */
 
 	struct vhd_vreq *vreqs;
 	struct td_list vreq_free;
@@ -125,12 +133,14 @@ struct vhd_state {
 	struct td_list doneq;     /* td_req.link: parts to end from the kick */
 	struct td_loop_defer kick;
 
-	/* tail footer, moved ahead of new blocks (see drv-vhd.c) */
+	/* tail footer: a file's moves ahead of new blocks, a block
+	 * device's stays in its last sector (see vhd-driver-meta.c) */
 	uint8_t *foot_buf;
 	struct td_iocb foot_cb;
 	struct iovec foot_iov;
 	bool foot_busy;
-	uint64_t foot_pos;    /* byte offset of the valid tail footer */
+	uint64_t foot_pos;    /* byte offset of the valid tail footer:
+			       * new blocks must end at or before it */
 	uint64_t foot_target; /* of the footer write in flight */
 	struct td_list foot_wait;
 	uint32_t unreserved;  /* blocks never allocated nor reserved */
@@ -139,6 +149,8 @@ struct vhd_state {
 
 	uint64_t st_allocs, st_bm_hits, st_bm_misses, st_bm_writes;
 	uint64_t st_bat_writes, st_footer_moves, st_waits, st_punches;
+	uint64_t st_enospc;   /* allocations refused: device full */
+	struct td_ratelimit enospc_rl; /* guest writes trigger its log */
 };
 
 /* Sector bitmap bit order of this image. */
@@ -200,7 +212,25 @@ int vhd_alloc_start(struct vhd_state *s, struct vhd_vreq *vr, uint32_t blk,
 /* The data write of an allocation finished. */
 void vhd_alloc_io_done(struct vhd_state *s, struct vhd_alloc *al, int res);
 
-/* Reserved, not-yet-written tail footer handling at open/close. */
+/*
+ * Read-write open of a dynamic/differencing image, after vhd_meta_init:
+ * places the tail footer where allocations will keep it valid (a file:
+ * at the end of data, trimming leaked space; a block device: in its last
+ * sector) and sets foot_pos. Sync I/O, control path. 0 or -errno with
+ * @err filled.
+ */
 int vhd_meta_open_rw(struct vhd_state *s, struct td_vhd_err *err);
+
+/*
+ * Byte offset of a block device's tail footer: its last whole sector, or
+ * 0 when @dev_size cannot hold one. Pure.
+ */
+uint64_t vhd_blkdev_footer_pos(uint64_t dev_size);
+/*
+ * Whether a block whose bitmap starts at sector @sector fits before a
+ * tail footer at byte @foot_pos (@bm_secs + @spb sectors long). Pure.
+ */
+bool vhd_block_fits(uint64_t sector, uint32_t bm_secs, uint32_t spb,
+		    uint64_t foot_pos);
 
 #endif /* TD_VHD_DRIVER_H */

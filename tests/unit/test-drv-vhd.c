@@ -7,7 +7,8 @@
  * safety: after every step of an allocation, every subset of the writes
  * in flight is applied to the previous file state, and the result must
  * validate with the VHD library and hold no lost acknowledged data and no
- * stale data.
+ * stale data. Footer placement on block devices (pure helpers; the real
+ * device is tests/vhd/drv-blockdev.sh).
  */
 #include <check.h>
 #include <errno.h>
@@ -21,6 +22,7 @@
 #include "fake-io.h"
 #include "image.h"
 #include "loop.h"
+#include "vhd-driver.h"
 #include "vhd-format.h"
 
 #define MiB (1u << 20)
@@ -920,6 +922,32 @@ START_TEST(discard_fixed_disk)
 }
 END_TEST
 
+/*
+ * Footer placement on a block device: its last whole sector, and a new
+ * block fits only if it ends at or before it (a device of fake sizes).
+ */
+START_TEST(blkdev_footer_placement)
+{
+	uint64_t foot = vhd_blkdev_footer_pos(12ull * MiB), last;
+
+	ck_assert_uint_eq(foot, 12ull * MiB - 512);
+	ck_assert_uint_eq(vhd_blkdev_footer_pos(12ull * MiB + 100), foot);
+	ck_assert_uint_eq(vhd_blkdev_footer_pos(1024), 512);
+	ck_assert_uint_eq(vhd_blkdev_footer_pos(512), 0);
+	ck_assert_uint_eq(vhd_blkdev_footer_pos(511), 0);
+	ck_assert_uint_eq(vhd_blkdev_footer_pos(0), 0);
+	/* the last bitmap sector whose block ends exactly at the footer */
+	last = foot / 512 - 1 - SPB;
+	ck_assert(vhd_block_fits(last, 1, SPB, foot));
+	ck_assert(!vhd_block_fits(last + 1, 1, SPB, foot));
+	ck_assert(!vhd_block_fits(last + 1, 1, SPB, foot - 512));
+	ck_assert(vhd_block_fits(last + 1, 1, SPB, foot + 512));
+	/* 2 TiB-scale offsets do not overflow */
+	ck_assert(vhd_block_fits(0xfffff000u, 1, SPB,
+				 vhd_blkdev_footer_pos(4ull << 40)));
+}
+END_TEST
+
 static Suite *vhd_suite(void)
 {
 	Suite *s = suite_create("drv-vhd");
@@ -933,6 +961,7 @@ static Suite *vhd_suite(void)
 	tcase_add_test(a, unaligned_buffers);
 	tcase_add_test(a, discard_punches_stored_data);
 	tcase_add_test(a, discard_fixed_disk);
+	tcase_add_test(a, blkdev_footer_placement);
 	suite_add_tcase(s, a);
 	tcase_add_checked_fixture(f, setup_fake, teardown);
 	tcase_add_test(f, concurrent_allocations);
