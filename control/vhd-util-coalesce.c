@@ -84,6 +84,32 @@ static int dest_write(struct dest *d, uint64_t sector, uint32_t n,
 	return 0;
 }
 
+/*
+ * Copies @n sectors from @fd at byte @at to @d at @sector, in the kernel
+ * where possible: without -s there is nothing to inspect on the way, so
+ * the data need not pass through user space.
+ */
+static int dest_copy(struct dest *d, uint64_t sector, uint32_t n, int fd,
+		     uint64_t at, struct td_vhd_err *err)
+{
+	int rc;
+
+	if (sector + n > d->size / TD_VHD_SECTOR)
+		return td_vhd_error(err, -ERANGE, "sector %" PRIu64 " is past "
+				    "the end of the parent (%" PRIu64
+				    " bytes): resize the parent first",
+				    sector + n, d->size);
+	if (d->vhd)
+		return td_vhd_write_from_fd(d->vhd, sector, n, fd, at, err);
+	rc = td_vhd_copy_file_range(fd, at, d->raw_fd,
+				    sector * TD_VHD_SECTOR,
+				    (uint64_t)n * TD_VHD_SECTOR);
+	if (rc)
+		return td_vhd_error(err, rc, "writing raw parent at sector %"
+				    PRIu64 ": %s", sector, strerror(-rc));
+	return 0;
+}
+
 /* Copies every sector @c owns in block @blk into @d, counting @done. */
 static int coalesce_block(struct td_vhd *c, uint32_t blk, struct dest *d,
 			  uint8_t *buf, uint8_t *bm, uint64_t *done,
@@ -109,7 +135,13 @@ static int coalesce_block(struct td_vhd *c, uint32_t blk, struct dest *d,
 	}
 	while (s < n) {
 		run = td_vhd_bitmap_run(bm, s, n - s, c->bm_le, &set);
-		if (set) {
+		if (set && !d->sparse) {
+			rc = dest_copy(d, base + s, run, c->fd,
+				       data + (uint64_t)s * 512, err);
+			if (rc)
+				return rc;
+			*done += run;
+		} else if (set) {
 			off_t at = (off_t)(data + (uint64_t)s * 512);
 
 			if (pread(c->fd, buf, (size_t)run * TD_VHD_SECTOR,

@@ -509,6 +509,21 @@ int td_vhd_read(struct td_vhd *v, uint64_t sector, uint32_t nr, void *buf,
  */
 int td_vhd_write(struct td_vhd *v, uint64_t sector, uint32_t nr,
 		 const void *buf, struct td_vhd_err *err);
+/*
+ * As td_vhd_write, with the data taken from @fd at byte @off and copied in
+ * the kernel (copy_file_range) where the file systems allow, so a
+ * coalesce moves each byte once. Same allocation order. Sync I/O.
+ */
+int td_vhd_write_from_fd(struct td_vhd *v, uint64_t sector, uint32_t nr,
+			 int fd, uint64_t off, struct td_vhd_err *err);
+/*
+ * Copies @len bytes from @in at @in_off to @out at @out_off with
+ * copy_file_range, falling back to read and write through an aligned
+ * buffer (O_DIRECT descriptors, different file systems). Returns 0 or
+ * -errno (-EIO if @in ends early).
+ */
+int td_vhd_copy_file_range(int in, uint64_t in_off, int out,
+			   uint64_t out_off, uint64_t len);
 
 /*
  * Allocation state of @nr sectors from @sector in this file only: sets

@@ -128,6 +128,81 @@ static int write_buf(struct td_vhd *v, const void *src, size_t len,
 	return 0;
 }
 
+/* Where the data of a write comes from: memory, or a range of a file. */
+struct vhd_src {
+	const uint8_t *buf; /* NULL: copy from @fd at @off */
+	int fd;
+	uint64_t off;
+};
+
+/* The slow path of td_vhd_copy_file_range: through an aligned buffer. */
+static int copy_through_buffer(int in, uint64_t in_off, int out,
+			       uint64_t out_off, uint64_t len)
+{
+	size_t chunk = 1u << 20;
+	uint8_t *buf = vhd_alloc(chunk);
+	int rc = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	while (len && !rc) {
+		size_t n = len < chunk ? (size_t)len : chunk;
+		ssize_t r = pread(in, buf, n, (off_t)in_off);
+
+		if (r != (ssize_t)n) {
+			rc = r < 0 ? -errno : -EIO;
+			break;
+		}
+		rc = vhd_pwrite(out, buf, n, out_off);
+		in_off += n;
+		out_off += n;
+		len -= n;
+	}
+	free(buf);
+	return rc;
+}
+
+int td_vhd_copy_file_range(int in, uint64_t in_off, int out,
+			   uint64_t out_off, uint64_t len)
+{
+	while (len) {
+		loff_t a = (loff_t)in_off, b = (loff_t)out_off;
+		ssize_t n = copy_file_range(in, &a, out, &b, (size_t)len, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EXDEV || errno == EINVAL ||
+			      errno == ENOSYS || errno == EOPNOTSUPP))
+			return copy_through_buffer(in, in_off, out, out_off,
+						   len);
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO; /* the source ended early */
+		in_off += (uint64_t)n;
+		out_off += (uint64_t)n;
+		len -= (uint64_t)n;
+	}
+	return 0;
+}
+
+/* Writes @len bytes of @src at @off of @v's file. */
+static int write_data(struct td_vhd *v, const struct vhd_src *src,
+		      size_t len, uint64_t off, struct td_vhd_err *err)
+{
+	int rc;
+
+	if (src->buf)
+		return write_buf(v, src->buf, len, off, "data", err);
+	rc = td_vhd_copy_file_range(src->fd, src->off, v->fd, off, len);
+	if (rc)
+		return td_vhd_error(err, rc, "copying data to 0x%" PRIx64
+				    ": %s", off, strerror(-rc));
+	if (off + len > v->file_size)
+		v->file_size = off + len;
+	return 0;
+}
+
 int td_vhd_read_bitmap(struct td_vhd *v, uint32_t blk, uint8_t *bm,
 		       struct td_vhd_err *err)
 {
@@ -477,7 +552,7 @@ static int new_block(struct td_vhd *v, uint32_t *sector,
 }
 
 static int write_block(struct td_vhd *v, uint32_t blk, uint32_t sib,
-		       uint32_t n, const uint8_t *buf, uint8_t *bm,
+		       uint32_t n, const struct vhd_src *src, uint8_t *bm,
 		       struct td_vhd_err *err)
 {
 	bool fresh = v->bat[blk] == TD_VHD_BAT_UNUSED, full;
@@ -498,7 +573,7 @@ static int write_block(struct td_vhd *v, uint32_t blk, uint32_t sib,
 			return rc;
 	}
 	data = ((uint64_t)s + v->bm_secs + sib) * TD_VHD_SECTOR;
-	rc = write_buf(v, buf, (size_t)n * TD_VHD_SECTOR, data, "data", err);
+	rc = write_data(v, src, (size_t)n * TD_VHD_SECTOR, data, err);
 	if (rc)
 		return rc;
 	bend = ((uint64_t)s + v->bm_secs + v->spb) * TD_VHD_SECTOR;
@@ -527,10 +602,9 @@ static int write_block(struct td_vhd *v, uint32_t blk, uint32_t sib,
 	return 0;
 }
 
-int td_vhd_write(struct td_vhd *v, uint64_t sector, uint32_t nr,
-		 const void *buf, struct td_vhd_err *err)
+static int vhd_write_src(struct td_vhd *v, uint64_t sector, uint32_t nr,
+			 struct vhd_src src, struct td_vhd_err *err)
 {
-	const uint8_t *p = buf;
 	uint8_t *bm = NULL;
 	uint64_t n;
 	int rc = check_rw(v, err);
@@ -540,8 +614,8 @@ int td_vhd_write(struct td_vhd *v, uint64_t sector, uint32_t nr,
 	if (sector + nr > td_vhd_size(v) / TD_VHD_SECTOR)
 		return td_vhd_error(err, -ERANGE, "write past end of disk");
 	if (!is_dynamic(v))
-		return write_buf(v, buf, (size_t)nr * TD_VHD_SECTOR,
-				 sector * TD_VHD_SECTOR, "data", err);
+		return write_data(v, &src, (size_t)nr * TD_VHD_SECTOR,
+				  sector * TD_VHD_SECTOR, err);
 	bm = malloc(v->bm_bytes);
 	if (!bm)
 		return td_vhd_error(err, -ENOMEM, "no memory");
@@ -552,13 +626,32 @@ int td_vhd_write(struct td_vhd *v, uint64_t sector, uint32_t nr,
 		n = v->spb - sib;
 		if (n > nr)
 			n = nr;
-		rc = write_block(v, blk, sib, (uint32_t)n, p, bm, err);
+		rc = write_block(v, blk, sib, (uint32_t)n, &src, bm, err);
 		sector += n;
 		nr -= (uint32_t)n;
-		p += n * TD_VHD_SECTOR;
+		if (src.buf)
+			src.buf += n * TD_VHD_SECTOR;
+		else
+			src.off += n * TD_VHD_SECTOR;
 	}
 	free(bm);
 	return rc;
+}
+
+int td_vhd_write(struct td_vhd *v, uint64_t sector, uint32_t nr,
+		 const void *buf, struct td_vhd_err *err)
+{
+	struct vhd_src src = { .buf = buf, .fd = -1 };
+
+	return vhd_write_src(v, sector, nr, src, err);
+}
+
+int td_vhd_write_from_fd(struct td_vhd *v, uint64_t sector, uint32_t nr,
+			 int fd, uint64_t off, struct td_vhd_err *err)
+{
+	struct vhd_src src = { .buf = NULL, .fd = fd, .off = off };
+
+	return vhd_write_src(v, sector, nr, src, err);
 }
 
 int td_vhd_sector_status(struct td_vhd *v, uint64_t sector, uint64_t nr,

@@ -112,6 +112,21 @@ one_line_error "$VU" coalesce -n child.vhd -a base.vhd -o x.vhd
 "$VU" check -n base.vhd
 "$VU" read -n base.vhd -r 0 -c 131072 > got.raw
 cmp expect.raw got.raw || fail "coalesced base differs"
+# coalesce into a raw parent (-m snapshot): the child's sectors land in
+# the raw file at their offsets, copied in the kernel, the rest untouched.
+make_pattern_file rawbase.img 8 5
+cp rawbase.img rawexpect.img
+"$VU" snapshot -n rawchild.vhd -p rawbase.img -m
+"$VW" rawchild.vhd 4100 p3             # 1 MiB, starting mid-block
+python3 - <<'PY'
+d = open("p3", "rb").read()
+img = bytearray(open("rawexpect.img", "rb").read())
+img[4100 * 512:4100 * 512 + len(d)] = d
+open("rawexpect.img", "wb").write(img)
+PY
+[ "$("$VU" coalesce -n rawchild.vhd)" = "Coalesced 2048 sectors" ] ||
+	fail "coalesce into raw: output"
+cmp rawexpect.img rawbase.img || fail "coalesce into a raw parent differs"
 # coalesce -o: the whole chain into a new image
 cp base.orig base.vhd
 "$VU" coalesce -n child.vhd -o flat.vhd
