@@ -247,7 +247,7 @@ END_TEST
 /* Activity does not extend the deadline: it counts from accept. */
 START_TEST(dribbling_client_closed)
 {
-	uint8_t f[4], h[16];
+	uint8_t f[4], h[16] = { 0 };
 	int fd = client(), i;
 
 	greeting(fd);
