@@ -80,35 +80,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	close(fd);
 	return 0;
 }
-
-#ifndef TD_LIBFUZZER
-int main(int argc, char **argv)
-{
-	int i, n = 0;
-
-	for (i = 1; i < argc; i++) {
-		FILE *f = fopen(argv[i], "rb");
-		uint8_t *buf;
-		long len;
-
-		if (!f) {
-			perror(argv[i]);
-			return 1;
-		}
-		fseek(f, 0, SEEK_END);
-		len = ftell(f);
-		rewind(f);
-		buf = malloc(len > 0 ? (size_t)len : 1);
-		if (!buf || fread(buf, 1, (size_t)len, f) != (size_t)len) {
-			fprintf(stderr, "%s: read failed\n", argv[i]);
-			return 1;
-		}
-		fclose(f);
-		LLVMFuzzerTestOneInput(buf, (size_t)len);
-		free(buf);
-		n++;
-	}
-	printf("fuzz-vhd-open: %d inputs, no crash\n", n);
-	return 0;
-}
-#endif
