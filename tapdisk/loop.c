@@ -7,11 +7,13 @@
 #include <assert.h>
 #include <errno.h>
 #include <limits.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/epoll.h>
 
 #include "loop.h"
+#include "loop-priv.h"
 
 /* Events dispatched per epoll_wait; more simply wait for the next round. */
 #define TD_LOOP_BATCH 64
@@ -49,6 +51,12 @@ int td_loop_init(struct td_loop *loop, const struct td_clock_ops *clock,
 	loop->nfds = 0;
 	loop->batch = NULL;
 	loop->batch_len = 0;
+	td_list_init(&loop->pollers);
+	loop->poll_cursor = NULL;
+	loop->poll_max_ns = 0;
+	loop->poll_ns = 0;
+	loop->block_start_ns = 0;
+	memset(&loop->pst, 0, sizeof(loop->pst));
 	return 0;
 }
 
@@ -60,6 +68,7 @@ void td_loop_fini(struct td_loop *loop)
 	/* Owners may already have freed what is left: do not walk it. */
 	td_list_init(&loop->timers);
 	td_list_init(&loop->deferred);
+	td_list_init(&loop->pollers);
 	loop->nfds = 0;
 }
 
@@ -192,9 +201,11 @@ static int wait_ms(const struct td_loop *loop, int64_t max_wait_ns)
 static int run_fds(struct td_loop *loop, int timeout_ms)
 {
 	struct epoll_event events[TD_LOOP_BATCH];
-	int i, n, ran = 0;
+	int i, n, ran;
 
+	ran = td_loop_poll_before_sleep(loop, &timeout_ms);
 	n = epoll_wait(loop->epfd, events, TD_LOOP_BATCH, timeout_ms);
+	td_loop_poll_after_wake(loop);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
 	loop->batch = events;

@@ -58,6 +58,42 @@ struct td_loop_defer {
 	bool queued;
 };
 
+/*
+ * Busy polling, for work the loop can see without a syscall: a guest ring's
+ * producer index, an io_uring completion queue. Before it would sleep, a
+ * loop with polling enabled spins over its pollers for an adaptive window
+ * (grown while work keeps arriving soon after the loop blocks, shrunk to
+ * nothing when it does not), because on a busy disk waking up a sleeping
+ * thread costs more than the wait itself. An iteration that does not sleep
+ * polls each poller once instead. Owned and embedded by the caller.
+ */
+struct td_loop_poller {
+	/*
+	 * Finds pending work and does it (or queues it) without sleeping;
+	 * true if there was any. Called in a tight loop: check shared memory
+	 * first, make syscalls only when there is something to do.
+	 */
+	bool (*poll)(struct td_loop_poller *p);
+	/*
+	 * The loop is about to sleep: turn on whatever will wake it (ask the
+	 * peer for a notification), then look once more. If work is already
+	 * pending, queue it (td_loop_defer) and return true: the loop then
+	 * does not sleep. May be NULL.
+	 */
+	bool (*arm)(struct td_loop_poller *p);
+	void *arg;
+	struct td_list link;
+	bool registered;
+};
+
+/* Counters of the polling machinery, for stats. */
+struct td_loop_poll_stats {
+	uint64_t hits;   /* spins that found work */
+	uint64_t misses; /* spins that ran out */
+	uint64_t sleeps; /* sleeps with pollers armed */
+	uint64_t window_ns; /* the current spin window */
+};
+
 struct td_loop {
 	int epfd;
 	const struct td_clock_ops *clock;
@@ -73,6 +109,13 @@ struct td_loop {
 	 */
 	struct epoll_event *batch;
 	int batch_len;
+	/* Private: busy polling (loop-poll.c). */
+	struct td_list pollers;
+	struct td_list *poll_cursor; /* the walk in progress, or NULL */
+	uint64_t poll_max_ns; /* 0: polling off, pollers never spun/armed */
+	uint64_t poll_ns;     /* current adaptive window */
+	uint64_t block_start_ns; /* when the armed sleep began, 0: none */
+	struct td_loop_poll_stats pst;
 };
 
 /*
@@ -126,7 +169,8 @@ void td_loop_defer_cancel(struct td_loop *loop, struct td_loop_defer *d);
 /*
  * Runs one iteration: waits at most @max_wait_ns (-1 = until the next timer
  * or forever) for fd events, then dispatches fds, expired timers and
- * deferred calls. Returns the number of callbacks run, or -errno.
+ * deferred calls. Returns the number of callbacks run (pollers that found
+ * work included), or -errno.
  */
 int td_loop_run_once(struct td_loop *loop, int64_t max_wait_ns);
 
@@ -135,6 +179,28 @@ int td_loop_run(struct td_loop *loop);
 
 /* Makes td_loop_run return after the current iteration. */
 void td_loop_stop(struct td_loop *loop);
+
+/*
+ * Sets the longest spin before sleeping; 0 turns polling off (the
+ * default), and then pollers are neither spun nor armed: their owners do
+ * their own notification handling (see td_loop_polling).
+ */
+void td_loop_set_poll(struct td_loop *loop, uint64_t max_ns);
+
+/* True if the loop polls: a poller may then leave arming to its arm hook. */
+static inline bool td_loop_polling(const struct td_loop *loop)
+{
+	return loop->poll_max_ns != 0;
+}
+
+/* Registers @p (caller-owned, valid until td_loop_poller_del). */
+void td_loop_poller_add(struct td_loop *loop, struct td_loop_poller *p);
+
+/* Unregisters @p; harmless if not registered. Safe inside a poll hook. */
+void td_loop_poller_del(struct td_loop *loop, struct td_loop_poller *p);
+
+/* A copy of the polling counters. */
+struct td_loop_poll_stats td_loop_poll_stats(const struct td_loop *loop);
 
 #define TD_NS_PER_MS 1000000ull
 #define TD_NS_PER_S 1000000000ull
