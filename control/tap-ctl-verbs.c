@@ -28,6 +28,7 @@ static void spawn_opts(const struct cli *c, struct td_ctl_spawn_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->io_engine = c->io_engine;
 	o->log_level = c->log_level;
+	o->poll_us = c->poll_us;
 }
 
 int cmd_spawn(struct cli *c)

@@ -27,7 +27,7 @@
 #define O_FORCE (1u << 5)
 #define O_LIST (1u << 6)   /* -t TYPE -f FILE */
 #define O_JSON (1u << 7)
-#define O_SPAWN (1u << 8)  /* --io-engine --log-level */
+#define O_SPAWN (1u << 8)  /* --io-engine --log-level --poll-us */
 #define O_XENBUS (1u << 9) /* -b PATH --transport --frontend-timeout */
 
 /* Required options. */
@@ -49,7 +49,7 @@ static int cmd_stats(struct cli *c);
 
 static const struct verb verbs[] = {
 	{ "spawn", cmd_spawn, O_SPAWN, 0,
-	  "spawn [--io-engine aio|uring] [--log-level LEVEL]",
+	  "spawn [--io-engine aio|uring] [--log-level LEVEL] [--poll-us N]",
 	  "Starts a tapdisk process and prints its pid." },
 	{ "create", cmd_create, O_SPEC | O_TIMEOUT | O_OPEN | O_SPAWN, R_SPEC,
 	  "create -a TYPE:PATH [-R] [-D] [-N] [--nbd-tcp HOST:PORT] [-t SECS]",
@@ -206,7 +206,7 @@ static bool parse_int(const char *s, long min, long max, long *out)
 }
 
 enum { L_JSON = 256, L_NO_NBD, L_NBD_TCP, L_NO_SHM, L_IO_ENGINE, L_LOG_LEVEL,
-       L_TRANSPORT, L_FE_TIMEOUT };
+       L_POLL_US, L_TRANSPORT, L_FE_TIMEOUT };
 
 static const struct option long_opts[] = {
 	{ "help", no_argument, NULL, 'h' },
@@ -216,6 +216,7 @@ static const struct option long_opts[] = {
 	{ "no-shm", no_argument, NULL, L_NO_SHM },
 	{ "io-engine", required_argument, NULL, L_IO_ENGINE },
 	{ "log-level", required_argument, NULL, L_LOG_LEVEL },
+	{ "poll-us", required_argument, NULL, L_POLL_US },
 	{ "transport", required_argument, NULL, L_TRANSPORT },
 	{ "frontend-timeout", required_argument, NULL, L_FE_TIMEOUT },
 	{ NULL, 0, NULL, 0 },
@@ -234,7 +235,7 @@ static unsigned opt_class(int ch)
 	case 'f': return O_FORCE | O_LIST;
 	case 't': return O_TIMEOUT | O_LIST;
 	case L_JSON: return O_JSON;
-	case L_IO_ENGINE: case L_LOG_LEVEL: return O_SPAWN;
+	case L_IO_ENGINE: case L_LOG_LEVEL: case L_POLL_US: return O_SPAWN;
 	case 'b': case L_TRANSPORT: case L_FE_TIMEOUT: return O_XENBUS;
 	}
 	return 0;
@@ -265,6 +266,14 @@ static int set_opt(struct cli *c, const struct verb *v, int ch,
 	case L_JSON: c->json = true; break;
 	case L_IO_ENGINE: c->io_engine = arg; break;
 	case L_LOG_LEVEL: c->log_level = arg; break;
+	case L_POLL_US:
+		/* tapdisk's own bound (TD_POLL_US_MAX) */
+		if (!parse_int(arg, 0, 10000, &n))
+			return cli_fail(c, -EINVAL,
+					"invalid --poll-us '%s' (0..10000)",
+					arg);
+		c->poll_us = arg;
+		break;
 	case 'b': c->backend = arg; break;
 	case L_TRANSPORT: c->transport = arg; break;
 	case L_FE_TIMEOUT:

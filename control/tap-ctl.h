@@ -28,6 +28,7 @@ struct cli {
 	bool json;            /* --json */
 	const char *io_engine; /* spawn --io-engine */
 	const char *log_level; /* spawn --log-level */
+	const char *poll_us;  /* spawn --poll-us, validated */
 	const char *run_dir;  /* resolved run directory */
 	const char *backend;  /* -b xenstore backend path or directory */
 	const char *transport; /* --transport xen|shm (xenbus) */

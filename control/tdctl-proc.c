@@ -317,6 +317,10 @@ static void build_argv(struct spawn_argv *a, const char *run_dir,
 		a->argv[n++] = "--log-level";
 		a->argv[n++] = o->log_level;
 	}
+	if (o->poll_us) {
+		a->argv[n++] = "--poll-us";
+		a->argv[n++] = o->poll_us;
+	}
 	a->argv[n] = NULL;
 }
 

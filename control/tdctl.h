@@ -119,6 +119,7 @@ struct td_ctl_spawn_opts {
 	const char *tapdisk_bin; /* NULL: next to us, $TAPDISK_BIN, PATH */
 	const char *io_engine;   /* NULL: tapdisk's default */
 	const char *log_level;   /* NULL: tapdisk's default */
+	const char *poll_us;     /* --poll-us; NULL: tapdisk's default */
 	int timeout_ms;          /* for readiness; <= 0: 10 s */
 	bool stay;               /* no --exit-when-idle */
 };

@@ -130,6 +130,7 @@ struct blkif_ring {
 	struct td_vbd_frontend fe;
 	bool fe_added;
 	struct td_loop_fd evt;
+	struct td_loop_poller poller;
 	bool bound;
 	struct td_loop_defer process_defer;
 	struct td_loop_defer push_defer;
@@ -194,6 +195,10 @@ struct td_blkif {
 
 /* blkif-ring.c */
 void blkif_ring_evt_cb(struct td_loop_fd *f, uint32_t events);
+/* The ring's loop poller: consume requests found without a notification,
+ * and arm req_event before the loop sleeps. Loop thread. */
+bool blkif_ring_poll_cb(struct td_loop_poller *p);
+bool blkif_ring_arm_cb(struct td_loop_poller *p);
 void blkif_ring_process_cb(struct td_loop_defer *d);
 void blkif_ring_push_cb(struct td_loop_defer *d);
 /* Schedules the ring to look at its input again (from any context). */

@@ -159,6 +159,7 @@ static void ring_free(struct td_blkif *b, struct blkif_ring *r)
 
 	td_loop_defer_cancel(b->loop, &r->process_defer);
 	td_loop_defer_cancel(b->loop, &r->push_defer);
+	td_loop_poller_del(b->loop, &r->poller);
 	if (r->evt.registered)
 		td_loop_fd_del(b->loop, &r->evt);
 	if (r->bound)
@@ -282,6 +283,10 @@ static int ring_setup(struct td_blkif *b, struct blkif_ring *r, unsigned q,
 			 q);
 		return rc;
 	}
+	r->poller.poll = blkif_ring_poll_cb;
+	r->poller.arm = blkif_ring_arm_cb;
+	r->poller.arg = r;
+	td_loop_poller_add(b->loop, &r->poller);
 	r->fe.ops = &ring_fe_ops;
 	r->fe.arg = r;
 	return 0;
@@ -342,6 +347,7 @@ static void conn_stop(struct td_blkif *b, bool unregister)
 		}
 		if (r->evt.registered)
 			td_loop_fd_del(b->loop, &r->evt);
+		td_loop_poller_del(b->loop, &r->poller);
 		td_loop_defer_cancel(b->loop, &r->process_defer);
 		if (r->held) {
 			struct blkif_slot *s = r->held;

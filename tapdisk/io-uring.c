@@ -4,6 +4,14 @@
  * kernel in one io_uring_submit (the core's deferred flush, see
  * io-internal.h). Completions signal an eventfd registered with the ring
  * and watched by the loop; each SQE's user_data is its td_iocb.
+ *
+ * The ring is single-issuer with deferred task work where the kernel has
+ * it (Linux 6.1): completions that io-wq workers or interrupts produce are
+ * queued for us without an IPI and run when we ask (io_uring_get_events),
+ * which the loop does from its poller when the kernel flags pending work,
+ * or from the eventfd when it sleeps. Completions the submit itself
+ * produced (page-cache hits) are reaped right after it, not one loop
+ * iteration and one eventfd round trip later.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +35,8 @@ struct td_io_uring {
 	struct io_uring ring;
 	int efd;
 	struct td_loop_fd watch;
+	struct td_loop_poller poller;
+	struct td_loop_defer reap_defer;
 	bool has_fallocate; /* IORING_OP_FALLOCATE: Linux 5.6 */
 	struct td_ratelimit rl; /* submit errors repeat every retry */
 };
@@ -39,6 +49,13 @@ static bool discard_async(const struct td_io_uring *u, int fd)
 	struct stat st;
 
 	return u->has_fallocate && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* True if completions are waiting, posted or still as deferred work. */
+static bool uring_pending(struct td_io_uring *u)
+{
+	return io_uring_cq_ready(&u->ring) ||
+	       (IO_URING_READ_ONCE(*u->ring.sq.kflags) & IORING_SQ_TASKRUN);
 }
 
 static int uring_start(struct td_io_core *c, struct td_iocb *cb)
@@ -59,13 +76,23 @@ static int uring_start(struct td_io_core *c, struct td_iocb *cb)
 	switch (cb->op) {
 	case TD_IO_READ:
 		iov = td_io_cur_iov(cb, &cnt);
-		io_uring_prep_readv(sqe, cb->fd, iov, (unsigned)cnt,
-				    (__u64)td_io_cur_offset(cb));
+		if (cnt == 1)
+			io_uring_prep_read(sqe, cb->fd, iov->iov_base,
+					   (unsigned)iov->iov_len,
+					   (__u64)td_io_cur_offset(cb));
+		else
+			io_uring_prep_readv(sqe, cb->fd, iov, (unsigned)cnt,
+					    (__u64)td_io_cur_offset(cb));
 		break;
 	case TD_IO_WRITE:
 		iov = td_io_cur_iov(cb, &cnt);
-		io_uring_prep_writev(sqe, cb->fd, iov, (unsigned)cnt,
-				     (__u64)td_io_cur_offset(cb));
+		if (cnt == 1)
+			io_uring_prep_write(sqe, cb->fd, iov->iov_base,
+					    (unsigned)iov->iov_len,
+					    (__u64)td_io_cur_offset(cb));
+		else
+			io_uring_prep_writev(sqe, cb->fd, iov, (unsigned)cnt,
+					     (__u64)td_io_cur_offset(cb));
 		break;
 	case TD_IO_FLUSH:
 		io_uring_prep_fsync(sqe, cb->fd, IORING_FSYNC_DATASYNC);
@@ -92,19 +119,20 @@ static int uring_flush(struct td_io_core *c)
 	if (r < 0 && r != -EAGAIN && r != -EBUSY && r != -EINTR)
 		td_log_ratelimited(&u->rl, TD_LOG_ERR, TD_SUB_IO,
 				   "uring: submit: %s", strerror(-r));
+	/* Page-cache hits completed inside the submit: reap them now. */
+	if (uring_pending(u))
+		td_loop_defer(c->loop, &u->reap_defer);
 	/* What the kernel did not take stays in the SQ for the next try. */
 	return io_uring_sq_ready(&u->ring) ? -EAGAIN : 0;
 }
 
-static void uring_reap(struct td_loop_fd *f, uint32_t events)
+static void uring_reap_cqes(struct td_io_uring *u)
 {
-	struct td_io_uring *u = f->arg;
 	struct io_uring_cqe *cqe;
-	uint64_t count;
 
-	/* Drain the eventfd before reaping so no completion goes unnoticed. */
-	if (read(u->efd, &count, sizeof(count)) < 0 && errno != EAGAIN)
-		td_warn(TD_SUB_IO, "uring: eventfd read: %s", strerror(errno));
+	/* Runs deferred task work, which posts its completions. */
+	if (IO_URING_READ_ONCE(*u->ring.sq.kflags) & IORING_SQ_TASKRUN)
+		io_uring_get_events(&u->ring);
 	while (io_uring_peek_cqe(&u->ring, &cqe) == 0) {
 		struct td_iocb *cb = io_uring_cqe_get_data(cqe);
 		long res = cqe->res;
@@ -113,6 +141,44 @@ static void uring_reap(struct td_loop_fd *f, uint32_t events)
 		td_io_core_result(&u->core, cb, res);
 	}
 	td_io_core_kick(&u->core);
+}
+
+static void uring_reap(struct td_loop_fd *f, uint32_t events)
+{
+	struct td_io_uring *u = f->arg;
+	uint64_t count;
+
+	(void)events;
+	/* Drain the eventfd before reaping so no completion goes unnoticed. */
+	if (read(u->efd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+		td_warn(TD_SUB_IO, "uring: eventfd read: %s", strerror(errno));
+	uring_reap_cqes(u);
+}
+
+static void uring_reap_cb(struct td_loop_defer *d)
+{
+	uring_reap_cqes(d->arg);
+}
+
+static bool uring_poll(struct td_loop_poller *p)
+{
+	struct td_io_uring *u = p->arg;
+
+	if (!uring_pending(u))
+		return false;
+	uring_reap_cqes(u);
+	return true;
+}
+
+static bool uring_arm(struct td_loop_poller *p)
+{
+	struct td_io_uring *u = p->arg;
+
+	/* The eventfd wakes us for anything that completes from now on. */
+	if (!uring_pending(u))
+		return false;
+	td_loop_defer(u->core.loop, &u->reap_defer);
+	return true;
 }
 
 static const struct td_io_core_ops uring_core_ops = {
@@ -147,7 +213,11 @@ static int uring_create(struct td_loop *loop, unsigned depth,
 	u->rl = (struct td_ratelimit)TD_RATELIMIT_INIT;
 	td_io_core_init(&u->core, loop, depth, &uring_core_ops);
 	/* -ENOSYS (no io_uring) and -EPERM (disabled by sysctl) go up. */
-	r = io_uring_queue_init(depth, &u->ring, 0);
+	r = io_uring_queue_init(depth, &u->ring, IORING_SETUP_SINGLE_ISSUER |
+				IORING_SETUP_DEFER_TASKRUN |
+				IORING_SETUP_TASKRUN_FLAG);
+	if (r == -EINVAL) /* before Linux 6.1 */
+		r = io_uring_queue_init(depth, &u->ring, 0);
 	if (r < 0)
 		goto err_free;
 	u->has_fallocate = probe_fallocate(&u->ring);
@@ -166,6 +236,13 @@ static int uring_create(struct td_loop *loop, unsigned depth,
 	r = td_loop_fd_add(loop, &u->watch);
 	if (r < 0)
 		goto err_efd;
+	u->reap_defer.cb = uring_reap_cb;
+	u->reap_defer.arg = u;
+	td_list_init(&u->reap_defer.link);
+	u->poller.poll = uring_poll;
+	u->poller.arm = uring_arm;
+	u->poller.arg = u;
+	td_loop_poller_add(loop, &u->poller);
 	*out = &u->io;
 	return 0;
 
@@ -183,6 +260,8 @@ static void uring_destroy(struct td_io *io)
 	struct td_io_uring *u = td_container_of(io, struct td_io_uring, io);
 
 	td_io_core_fini(&u->core);
+	td_loop_defer_cancel(u->core.loop, &u->reap_defer);
+	td_loop_poller_del(u->core.loop, &u->poller);
 	td_loop_fd_del(u->core.loop, &u->watch);
 	io_uring_queue_exit(&u->ring);
 	close(u->efd);

@@ -25,8 +25,12 @@ static void td_usage(FILE *f)
 		"RUN_DIR/tapdisk-PID.sock.\n\n"
 		"  -r, --run-dir DIR      control directory (default "
 		"$TAPDISK_RUN_DIR or /var/run/tapdisk)\n"
-		"  -e, --io-engine NAME   aio (default) or uring\n"
+		"  -e, --io-engine NAME   uring or aio (default: uring if the\n"
+		"                         kernel allows it, else aio)\n"
 		"  -d, --io-depth N       I/O commands in flight (default 512)\n"
+		"  -P, --poll-us N        before sleeping, spin up to N\n"
+		"                         microseconds (adaptively) for ring\n"
+		"                         work; 0 never spins (default 0)\n"
 		"  -R, --ready-fd FD      write \"PID\\n\" to FD once listening, "
 		"then close it\n"
 		"  -l, --log-file FILE    append the log to FILE (default "
@@ -77,6 +81,7 @@ static int td_parse_args(int argc, char **argv, struct td_main_args *a)
 		{ "run-dir", required_argument, NULL, 'r' },
 		{ "io-engine", required_argument, NULL, 'e' },
 		{ "io-depth", required_argument, NULL, 'd' },
+		{ "poll-us", required_argument, NULL, 'P' },
 		{ "ready-fd", required_argument, NULL, 'R' },
 		{ "log-file", required_argument, NULL, 'l' },
 		{ "log-level", required_argument, NULL, 'L' },
@@ -92,7 +97,7 @@ static int td_parse_args(int argc, char **argv, struct td_main_args *a)
 	unsigned long v;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "r:e:d:R:l:L:D:xW:T:fhV", lopts,
+	while ((c = getopt_long(argc, argv, "r:e:d:P:R:l:L:D:xW:T:fhV", lopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'r':
@@ -108,6 +113,14 @@ static int td_parse_args(int argc, char **argv, struct td_main_args *a)
 				return 2;
 			}
 			a->opts.io_depth = (unsigned)v;
+			break;
+		case 'P':
+			if (td_parse_uint(optarg, TD_POLL_US_MAX, 10, &v)) {
+				fprintf(stderr, "tapdisk: bad --poll-us '%s' "
+					"(0..%u)\n", optarg, TD_POLL_US_MAX);
+				return 2;
+			}
+			a->opts.poll_us = (unsigned)v;
 			break;
 		case 'R':
 			if (td_parse_uint(optarg, INT_MAX, 10, &v)) {

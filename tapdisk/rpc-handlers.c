@@ -685,6 +685,18 @@ static json_t *stats_counters(const struct td_vbd_stats *st)
 			 (json_int_t)st->queued_while_paused);
 }
 
+/* Process-wide: the loop's busy polling, which every VBD here shares. */
+static json_t *stats_poll(const struct td_loop *loop)
+{
+	struct td_loop_poll_stats ps = td_loop_poll_stats(loop);
+
+	return json_pack("{s:I, s:I, s:I, s:I, s:I}", "max_us",
+			 (json_int_t)(loop->poll_max_ns / 1000), "window_us",
+			 (json_int_t)(ps.window_ns / 1000), "hits",
+			 (json_int_t)ps.hits, "misses", (json_int_t)ps.misses,
+			 "sleeps", (json_int_t)ps.sleeps);
+}
+
 static int h_stats(struct td_server *srv, struct td_rpc_call *call,
 		   json_t *args)
 {
@@ -703,6 +715,7 @@ static int h_stats(struct td_server *srv, struct td_rpc_call *call,
 	json_object_set_new(res, "counters", stats_counters(&vbd->stats));
 	json_object_set_new(res, "images", stats_images(vbd));
 	json_object_set_new(res, "frontends", stats_frontends(vbd));
+	json_object_set_new(res, "poll", stats_poll(&srv->loop));
 	td_rpc_reply(call, res);
 	return 0;
 }

@@ -15,6 +15,32 @@
 
 #define TD_IO_DEPTH_DEFAULT 512
 
+/*
+ * The I/O engine asked for, or by default io_uring where the kernel lets us
+ * have one (it can be missing, or disabled by sysctl or seccomp) and aio
+ * otherwise: io_uring reaps completions without a syscall per batch and
+ * hands work the file cannot do without blocking to kernel workers.
+ */
+static int td_server_io_create(struct td_server *srv)
+{
+	const char *name = srv->opts.io_engine ? srv->opts.io_engine : "uring";
+	int rc;
+
+	srv->io_ops = td_io_lookup(name);
+	rc = srv->io_ops->create(&srv->loop, srv->opts.io_depth, &srv->io);
+	if (rc && !srv->opts.io_engine) {
+		td_info(TD_SUB_CORE, "I/O engine uring unavailable (%s): "
+			"using aio", strerror(-rc));
+		srv->io_ops = td_io_lookup("aio");
+		rc = srv->io_ops->create(&srv->loop, srv->opts.io_depth,
+					 &srv->io);
+	}
+	if (rc)
+		td_err(TD_SUB_CORE, "I/O engine %s: %s", srv->io_ops->name,
+		       strerror(-rc));
+	return rc;
+}
+
 /* Creates the run directory root-only; an existing one is left as it is. */
 static int td_server_mkdir(const char *dir)
 {
@@ -79,8 +105,6 @@ int td_server_init(struct td_server *srv, const struct td_server_opts *opts)
 	srv->pid = getpid();
 	td_list_init(&srv->vbds);
 	td_list_init(&srv->images);
-	if (!srv->opts.io_engine)
-		srv->opts.io_engine = "aio";
 	if (!srv->opts.io_depth)
 		srv->opts.io_depth = TD_IO_DEPTH_DEFAULT;
 
@@ -91,8 +115,7 @@ int td_server_init(struct td_server *srv, const struct td_server_opts *opts)
 			     (int)srv->pid) >= sizeof(srv->sock_path))
 		return -ENAMETOOLONG;
 
-	srv->io_ops = td_io_lookup(srv->opts.io_engine);
-	if (!srv->io_ops) {
+	if (srv->opts.io_engine && !td_io_lookup(srv->opts.io_engine)) {
 		td_err(TD_SUB_CORE, "unknown I/O engine '%s'",
 		       srv->opts.io_engine);
 		return -EINVAL;
@@ -100,12 +123,10 @@ int td_server_init(struct td_server *srv, const struct td_server_opts *opts)
 	rc = td_loop_init(&srv->loop, opts->clock, opts->clock_ctx);
 	if (rc)
 		return rc;
-	rc = srv->io_ops->create(&srv->loop, srv->opts.io_depth, &srv->io);
-	if (rc) {
-		td_err(TD_SUB_CORE, "I/O engine %s: %s", srv->io_ops->name,
-		       strerror(-rc));
+	td_loop_set_poll(&srv->loop, (uint64_t)srv->opts.poll_us * 1000);
+	rc = td_server_io_create(srv);
+	if (rc)
 		goto err_loop;
-	}
 	rc = td_server_signals(srv);
 	if (rc)
 		goto err_io;

@@ -17,10 +17,15 @@
 struct td_rpc_server;
 struct td_xenbus;
 
+/* The largest busy-poll window (td_loop_set_poll) we accept. */
+#define TD_POLL_US_MAX 10000
+
 struct td_server_opts {
 	const char *run_dir;          /* NULL: td_rpc_run_dir(NULL) */
-	const char *io_engine;        /* "aio" (default) or "uring" */
+	const char *io_engine;        /* "aio" or "uring"; NULL: uring if
+					 the kernel allows, else aio */
 	unsigned io_depth;            /* backend depth, default 512 */
+	unsigned poll_us;             /* busy-poll window (us), 0: off */
 	bool exit_when_idle;          /* exit after the last VBD detaches */
 	const struct td_clock_ops *clock; /* NULL: monotonic */
 	void *clock_ctx;

@@ -35,6 +35,23 @@ static void setup_fake(void)
 	rt_setup(&T, true);
 }
 
+/*
+ * The same with the loop polling (as tapdisk runs by default): the ring
+ * then asks for no notifications while busy and must still see every
+ * request, through the poll pass of each iteration.
+ */
+static void setup_ram_poll(void)
+{
+	rt_setup(&T, false);
+	td_loop_set_poll(&T.srv.loop, 50 * 1000);
+}
+
+static void setup_fake_poll(void)
+{
+	rt_setup(&T, true);
+	td_loop_set_poll(&T.srv.loop, 50 * 1000);
+}
+
 static void teardown(void)
 {
 	rt_teardown(&T);
@@ -671,6 +688,7 @@ static Suite *suite(void)
 	Suite *s = suite_create("ring-basic");
 	TCase *tc = tcase_create("ram");
 	TCase *tf = tcase_create("fake-io");
+	TCase *tp;
 
 	tcase_add_checked_fixture(tc, setup_ram, teardown);
 	tcase_add_loop_test(tc, test_abi_rw, 0, 3);
@@ -686,6 +704,20 @@ static Suite *suite(void)
 	tcase_add_test(tf, test_flush_durable);
 	tcase_add_test(tf, test_barrier_order);
 	suite_add_tcase(s, tf);
+
+	tp = tcase_create("ram-polling");
+	tcase_add_checked_fixture(tp, setup_ram_poll, teardown);
+	tcase_add_loop_test(tp, test_abi_rw, 0, 3);
+	tcase_add_loop_test(tp, test_multipage_full_ring, 0, 5);
+	tcase_add_test(tp, test_multiqueue);
+	tcase_add_test(tp, test_persistent_lru);
+	suite_add_tcase(s, tp);
+
+	tp = tcase_create("fake-io-polling");
+	tcase_add_checked_fixture(tp, setup_fake_poll, teardown);
+	tcase_add_test(tp, test_flush_durable);
+	tcase_add_test(tp, test_barrier_order);
+	suite_add_tcase(s, tp);
 	return s;
 }
 
