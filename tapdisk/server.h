@@ -22,8 +22,7 @@ struct td_xenbus;
 
 struct td_server_opts {
 	const char *run_dir;          /* NULL: td_rpc_run_dir(NULL) */
-	const char *io_engine;        /* "aio" or "uring"; NULL: uring if
-					 the kernel allows, else aio */
+	const char *io_engine;        /* "aio" (default) or "uring" */
 	unsigned io_depth;            /* backend depth, default 512 */
 	unsigned poll_us;             /* busy-poll window (us), 0: off */
 	bool exit_when_idle;          /* exit after the last VBD detaches */
