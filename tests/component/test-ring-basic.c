@@ -19,6 +19,7 @@
 #include "fake-io.h"
 #include "xport.h"
 #include "ring-front.h"
+#include "../unit/td-check.h"
 
 #define DISK "ram:16M"
 #define DISK_SECTORS (16u * 1024 * 1024 / 512)
@@ -723,11 +724,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return td_check_run(suite());
 }

@@ -20,6 +20,7 @@
 #include "fake-io.h"
 #include "xport.h"
 #include "ring-front.h"
+#include "../unit/td-check.h"
 
 #define DISK "ram:4M"
 #define DISK_SECTORS (4u * 1024 * 1024 / 512)
@@ -660,11 +661,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return td_check_run(suite());
 }

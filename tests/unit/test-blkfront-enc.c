@@ -11,6 +11,7 @@
 #include "bf-abi.h"
 #include "bf-pattern.h"
 #include "bf-stats.h"
+#include "td-check.h"
 
 /* The 32-bit x86 guest layout: 64-bit fields only 4-byte aligned. */
 struct x32_rw {
@@ -387,11 +388,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return td_check_run(suite());
 }

@@ -15,6 +15,7 @@
 #include "nbd-proto.h"
 #include "nbd.h"
 #include "test-drivers.h"
+#include "td-check.h"
 
 /* --- environment: loop, backend, temporary directory --------------- */
 
@@ -937,11 +938,5 @@ static Suite *drivers_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(drivers_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return td_check_run(drivers_suite());
 }

@@ -24,6 +24,7 @@
 #include "loop.h"
 #include "vhd-driver.h"
 #include "vhd-format.h"
+#include "td-check.h"
 
 #define MiB (1u << 20)
 #define DISK (8u * MiB)           /* 4 blocks of 2 MiB */
@@ -974,11 +975,5 @@ static Suite *vhd_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(vhd_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return td_check_run(vhd_suite());
 }

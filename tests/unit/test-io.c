@@ -21,6 +21,7 @@
 #include "io.h"
 #include "io-internal.h"
 #include "loop.h"
+#include "td-check.h"
 
 #define BLK 4096
 
@@ -978,11 +979,5 @@ static Suite *io_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(io_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return td_check_run(io_suite());
 }

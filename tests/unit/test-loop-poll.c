@@ -15,6 +15,7 @@
 #include <sys/eventfd.h>
 
 #include "loop.h"
+#include "td-check.h"
 
 /* Far above any sleep on a ready fd, even under valgrind. */
 #define MAX_NS (10 * TD_NS_PER_MS)
@@ -269,11 +270,5 @@ static Suite *poll_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(poll_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return td_check_run(poll_suite());
 }

@@ -9,6 +9,7 @@
 #include <sys/eventfd.h>
 
 #include "loop.h"
+#include "td-check.h"
 
 struct fake_clock {
 	uint64_t now;
@@ -560,11 +561,5 @@ static Suite *loop_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(loop_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return td_check_run(loop_suite());
 }

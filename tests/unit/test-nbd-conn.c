@@ -20,6 +20,7 @@
 #include "nbd.h"
 #include "server.h"
 #include "vbd.h"
+#include "td-check.h"
 
 #define DISK (4u << 20)
 #define ITER_MAX 200000
@@ -962,8 +963,6 @@ int main(void)
 {
 	Suite *s = suite_create("nbd-conn");
 	TCase *t = tcase_create("conn");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(t, setup, teardown);
 	tcase_set_timeout(t, 60);
@@ -985,9 +984,5 @@ int main(void)
 	tcase_add_test(t, close_vbd_with_clients);
 	tcase_add_test(t, client_limit);
 	suite_add_tcase(s, t);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return td_check_run(s);
 }

@@ -12,6 +12,7 @@
 #include "image.h"
 #include "nbd-proto.h"
 #include "nbd.h"
+#include "td-check.h"
 
 #define MiB (1024ull * 1024ull)
 
@@ -541,8 +542,6 @@ int main(void)
 {
 	Suite *s = suite_create("nbd-proto");
 	TCase *t = tcase_create("proto");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(t, decode_request);
 	tcase_add_test(t, valid_requests_pass);
@@ -560,9 +559,5 @@ int main(void)
 	tcase_add_test(t, extents_fallbacks);
 	tcase_add_test(t, extents_cap_and_budget);
 	suite_add_tcase(s, t);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return td_check_run(s);
 }

@@ -21,6 +21,7 @@
 #include "server.h"
 #include "td-log.h"
 #include "vbd.h"
+#include "td-check.h"
 
 #define TIMEOUT_MS 1000u
 #define ITER_MAX 100000
@@ -403,11 +404,5 @@ static Suite *timeout_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(timeout_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return td_check_run(timeout_suite());
 }

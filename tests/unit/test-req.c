@@ -11,6 +11,7 @@
 #include <string.h>
 #include "req.h"
 #include "image.h"
+#include "td-check.h"
 
 struct done_rec {
 	int calls;
@@ -348,11 +349,5 @@ static Suite *req_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(req_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return td_check_run(req_suite());
 }

@@ -27,6 +27,7 @@
 #include "rpc.h"
 #include "server.h"
 #include "vbd.h"
+#include "td-check.h"
 
 #define PUMP_ROUNDS 300 /* x 10 ms */
 
@@ -781,12 +782,6 @@ static Suite *rpc_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(rpc_suite());
-	int failed;
-
 	signal(SIGPIPE, SIG_IGN);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return td_check_run(rpc_suite());
 }

@@ -23,6 +23,7 @@
 #include "io.h"
 #include "server.h"
 #include "td-log.h"
+#include "td-check.h"
 
 static char run_dir[64];
 
@@ -145,11 +146,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return td_check_run(suite());
 }

@@ -22,6 +22,7 @@
 #include "td-rpc.h"
 #include "server.h"
 #include "tdctl.h"
+#include "td-check.h"
 
 static char tmp_dir[64];
 
@@ -352,12 +353,6 @@ static Suite *tdctl_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(tdctl_suite());
-	int failed;
-
 	signal(SIGPIPE, SIG_IGN);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return td_check_run(tdctl_suite());
 }

@@ -14,6 +14,7 @@
 #include "fake-io.h"
 #include "server.h"
 #include "vbd.h"
+#include "td-check.h"
 
 #define NREQ 8
 #define BLK 4096
@@ -476,11 +477,5 @@ static Suite *vbd_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(vbd_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return td_check_run(vbd_suite());
 }

@@ -19,6 +19,7 @@
 
 #include "vhd-format.h"
 #include "vhd-priv.h"
+#include "td-check.h"
 
 static char dir[PATH_MAX / 2];
 
@@ -757,11 +758,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return td_check_run(suite());
 }

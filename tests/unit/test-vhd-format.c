@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "vhd-format.h"
+#include "td-check.h"
 
 static void make_footer(struct td_vhd_footer *f, uint32_t type,
 			uint64_t size)
@@ -465,11 +466,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return td_check_run(suite());
 }

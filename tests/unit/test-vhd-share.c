@@ -21,6 +21,7 @@
 #include "image.h"
 #include "loop.h"
 #include "vhd-format.h"
+#include "td-check.h"
 
 #define MiB (1u << 20)
 #define DISK (8u * MiB)         /* 4 blocks of 2 MiB */
@@ -451,11 +452,5 @@ static Suite *share_suite(void)
 
 int main(void)
 {
-	SRunner *r = srunner_create(share_suite());
-	int failed;
-
-	srunner_run_all(r, CK_NORMAL);
-	failed = srunner_ntests_failed(r);
-	srunner_free(r);
-	return failed ? EXIT_FAILURE : 0;
+	return td_check_run(share_suite());
 }

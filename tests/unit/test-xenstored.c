@@ -19,6 +19,7 @@
 #include <xenstore.h>
 
 #include "xsd-tree.h"
+#include "td-check.h"
 
 struct daemon {
 	char dir[64];
@@ -541,11 +542,5 @@ static Suite *xenstored_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(xenstored_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return td_check_run(xenstored_suite());
 }
