@@ -110,6 +110,11 @@ EOF
 		r=$((r + 1))
 	done
 	bench_print_summary
+	# Where tapdisk's time may go: grant maps, evictions, copy fallbacks.
+	if tdx_connected xvdc; then
+		set -- $(tdx_vbd xvdc)
+		echo "XENBENCH: tapdisk stats: $(tap-ctl stats -p "$1" -m "$2")"
+	fi
 }
 
 # One line per job and round: value per backend and its ratio to blkback.
