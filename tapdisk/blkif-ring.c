@@ -68,8 +68,17 @@ static void ring_respond(struct blkif_ring *r, uint64_t id, uint8_t op,
 		r->st.rsp_eopnotsupp++;
 	else
 		r->st.rsp_error++;
-	/* Publish once per loop iteration, not once per response. */
-	td_loop_defer(r->conn->loop, &r->push_defer);
+	/*
+	 * Publish once per loop iteration, not once per response; but a
+	 * pass's worth at once, so the frontend can refill the ring while
+	 * we go on with the next pass instead of after it.
+	 */
+	if ((uint32_t)(r->rsp_prod_pvt - __atomic_load_n(
+			       sring_idx(r, SRING_RSP_PROD), __ATOMIC_RELAXED)) >=
+	    RING_PASS)
+		blkif_ring_push_cb(&r->push_defer);
+	else
+		td_loop_defer(r->conn->loop, &r->push_defer);
 }
 
 void blkif_ring_push_cb(struct td_loop_defer *d)

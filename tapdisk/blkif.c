@@ -142,6 +142,11 @@ static void ring_fe_describe(struct td_vbd_frontend *fe,
 	s->u64(s, "stalls", r->st.stalls);
 	s->u64(s, "pgrants_mapped", r->pgp.mapped);
 	s->u64(s, "pgrant_evictions", r->st.pg_evictions);
+	/* Segments served from a mapping, newly mapped, or copied because
+	 * the pool was full of mappings in use. */
+	s->u64(s, "pgrant_hits", r->st.pg_hits);
+	s->u64(s, "pgrant_maps", r->st.pg_maps);
+	s->u64(s, "pgrant_copies", r->st.pg_fallbacks);
 }
 
 static const struct td_vbd_frontend_ops ring_fe_ops = {
