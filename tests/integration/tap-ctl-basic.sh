@@ -121,7 +121,21 @@ assert s["size_sectors"] == 8192, s
 for k in ("counters", "frontends", "exports", "inflight"):
     assert k in s, k
 assert s["counters"]["reqs"]["read"] >= 0
+# Busy polling is off unless asked for.
+assert s["poll"] == {"max_us": 0, "window_us": 0, "hits": 0, "misses": 0,
+                     "sleeps": 0}, s["poll"]
 ' "$m1" "$IMG" || fail "stats --json"
+
+# --- create --poll-us reaches the spawned tapdisk ---
+devp=$(tap-ctl create -a ram:4M --poll-us 40) || fail "create --poll-us"
+mp=${devp##*tapdev}
+pidp=$(tap-ctl list -m "$mp" | sed -n 's/^pid=\([0-9]*\) .*/\1/p')
+tap-ctl stats -p "$pidp" -m "$mp" --json | python3 -c '
+import json, sys
+p = json.load(sys.stdin)["poll"]
+assert p["max_us"] == 40 and p["window_us"] <= 40, p
+' || fail "stats after create --poll-us 40"
+tap-ctl destroy -p "$pidp" -m "$mp" || fail "destroy the polling VBD"
 
 # --- destroy: close, detach, free the minor; the daemon exits ---
 tap-ctl destroy -p "$pid1" -m "$m1" || fail "destroy"

@@ -51,6 +51,15 @@ before=$(ls "$RUN")
 expect_err $ENOENT create tap-ctl create -a "aio:$TD_TMP/missing.img"
 wait_for "[ \"\$(ls $RUN)\" = \"$before\" ]" 5
 
+# --- spawn options tap-ctl checks before starting anything ---
+expect_err $EINVAL spawn tap-ctl spawn --poll-us abc
+expect_err $EINVAL spawn tap-ctl spawn --poll-us 10001
+grep -q "0..10000" "$TD_TMP/err.out" || fail "--poll-us error gives no range"
+# tapdisk itself refuses what tap-ctl would not pass.
+timeout 10 tapdisk --poll-us -1 --run-dir "$TD_TMP/rd" 2>"$TD_TMP/td.err" &&
+	fail "tapdisk accepted --poll-us -1"
+grep -q "bad --poll-us" "$TD_TMP/td.err" || fail "tapdisk --poll-us message"
+
 # --- unknown pid / minor ---
 expect_err $ESRCH attach tap-ctl attach -p 999999 -m 1
 grep -q "999999" "$TD_TMP/err.out" || fail "error does not name the pid"
