@@ -76,23 +76,13 @@ static int uring_start(struct td_io_core *c, struct td_iocb *cb)
 	switch (cb->op) {
 	case TD_IO_READ:
 		iov = td_io_cur_iov(cb, &cnt);
-		if (cnt == 1)
-			io_uring_prep_read(sqe, cb->fd, iov->iov_base,
-					   (unsigned)iov->iov_len,
-					   (__u64)td_io_cur_offset(cb));
-		else
-			io_uring_prep_readv(sqe, cb->fd, iov, (unsigned)cnt,
-					    (__u64)td_io_cur_offset(cb));
+		io_uring_prep_readv(sqe, cb->fd, iov, (unsigned)cnt,
+				    (__u64)td_io_cur_offset(cb));
 		break;
 	case TD_IO_WRITE:
 		iov = td_io_cur_iov(cb, &cnt);
-		if (cnt == 1)
-			io_uring_prep_write(sqe, cb->fd, iov->iov_base,
-					    (unsigned)iov->iov_len,
-					    (__u64)td_io_cur_offset(cb));
-		else
-			io_uring_prep_writev(sqe, cb->fd, iov, (unsigned)cnt,
-					     (__u64)td_io_cur_offset(cb));
+		io_uring_prep_writev(sqe, cb->fd, iov, (unsigned)cnt,
+				     (__u64)td_io_cur_offset(cb));
 		break;
 	case TD_IO_FLUSH:
 		io_uring_prep_fsync(sqe, cb->fd, IORING_FSYNC_DATASYNC);

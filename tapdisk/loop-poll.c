@@ -16,8 +16,6 @@
  * clock: it bounds real CPU time, and a fake clock that never advances
  * must not turn it into an endless loop.
  */
-#include <sched.h>
-#include <time.h>
 #include <sys/epoll.h>
 
 #include "loop.h"
@@ -40,10 +38,7 @@ static inline void cpu_relax(void)
 
 static uint64_t real_now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * TD_NS_PER_S + (uint64_t)ts.tv_nsec;
+	return td_clock_monotonic.now_ns(NULL);
 }
 
 void td_loop_set_poll(struct td_loop *loop, uint64_t max_ns)
