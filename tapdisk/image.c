@@ -620,7 +620,6 @@ static void sub_init(struct td_image *img, struct td_req *sub,
 	sub->done = fwd_done;
 	sub->owner = img;
 	sub->vbd = req->vbd;
-	sub->submit_ns = req->submit_ns;
 	sub->parent_req = req;
 	sub->pending = 0;
 	sub->err = 0;

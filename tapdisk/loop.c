@@ -47,6 +47,7 @@ int td_loop_init(struct td_loop *loop, const struct td_clock_ops *clock,
 	loop->clock_ctx = clock_ctx;
 	td_list_init(&loop->timers);
 	td_list_init(&loop->deferred);
+	loop->defer_gens = TD_LOOP_DEFER_GENS;
 	loop->stop = false;
 	loop->nfds = 0;
 	loop->batch = NULL;
@@ -225,10 +226,15 @@ static int run_fds(struct td_loop *loop, int timeout_ms)
 
 static int run_timers(struct td_loop *loop)
 {
-	uint64_t now = td_loop_now(loop);
 	struct td_list expired;
 	struct td_list *pos;
+	uint64_t now;
 	int ran = 0;
+
+	/* Reading the clock is a syscall on a Xen PV dom0 (no vDSO). */
+	if (td_list_empty(&loop->timers))
+		return 0;
+	now = td_loop_now(loop);
 
 	/*
 	 * Detach the expired ones first: a timer re-armed by its callback
@@ -259,22 +265,31 @@ static int run_timers(struct td_loop *loop)
 static int run_deferred(struct td_loop *loop)
 {
 	struct td_list batch, *pos;
+	unsigned gen;
 	int ran = 0;
 
 	/*
-	 * Run only what was queued before this drain started: a defer queued
-	 * by a defer runs in the next iteration, after fds have been polled
-	 * (without sleeping), so a completion that resubmits to a driver
-	 * completing through defers cannot starve sockets and signals.
+	 * Drain generation by generation: a defer queued by a defer runs in
+	 * the next generation of this same drain. One completion walks such a
+	 * chain (reap, io core, image, ring response, notify), and every
+	 * extra loop iteration would cost an epoll_wait, a syscall that is
+	 * dear on a PV dom0. Past loop->defer_gens generations the rest
+	 * waits for the next iteration, after a non-sleeping poll of fds, so
+	 * a defer that keeps re-queuing itself cannot starve sockets and
+	 * signals.
 	 */
-	td_list_move_all(&loop->deferred, &batch);
-	while ((pos = td_list_pop(&batch))) {
-		struct td_loop_defer *d =
-			td_list_entry(pos, struct td_loop_defer, link);
+	for (gen = 0; gen < loop->defer_gens; gen++) {
+		if (td_list_empty(&loop->deferred))
+			break;
+		td_list_move_all(&loop->deferred, &batch);
+		while ((pos = td_list_pop(&batch))) {
+			struct td_loop_defer *d =
+				td_list_entry(pos, struct td_loop_defer, link);
 
-		d->queued = false;
-		d->cb(d);
-		ran++;
+			d->queued = false;
+			d->cb(d);
+			ran++;
+		}
 	}
 	return ran;
 }
@@ -309,4 +324,9 @@ int td_loop_run(struct td_loop *loop)
 void td_loop_stop(struct td_loop *loop)
 {
 	loop->stop = true;
+}
+
+void td_loop_set_defer_gens(struct td_loop *loop, unsigned gens)
+{
+	loop->defer_gens = gens ? gens : 1;
 }

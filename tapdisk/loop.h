@@ -28,6 +28,9 @@ extern const struct td_clock_ops td_clock_monotonic;
 struct td_loop;
 struct epoll_event;
 
+/* Generations of defers queued by defers one iteration runs, by default. */
+#define TD_LOOP_DEFER_GENS 8
+
 /* Events for td_loop_fd: the epoll bits we use. */
 #define TD_EV_IN 0x1u
 #define TD_EV_OUT 0x4u
@@ -100,6 +103,7 @@ struct td_loop {
 	void *clock_ctx;
 	struct td_list timers;   /* sorted by deadline */
 	struct td_list deferred; /* FIFO */
+	unsigned defer_gens;     /* see td_loop_set_defer_gens */
 	bool stop;
 	unsigned nfds;
 	/*
@@ -157,8 +161,11 @@ void td_loop_timer_cancel(struct td_loop *loop, struct td_loop_timer *t);
 /*
  * Queues @d to run once, after the current callback returns and before the
  * loop sleeps again. A defer queued from inside a deferred call runs in the
- * next iteration (after a non-sleeping poll of fds), so chains of deferred
- * work cannot starve fds. Queuing an already-queued defer is a no-op. This is
+ * same drain, after the calls queued before it, for up to
+ * TD_LOOP_DEFER_GENS (td_loop_set_defer_gens) such generations; the rest
+ * waits for the next
+ * iteration (after a non-sleeping poll of fds), so chains of deferred work
+ * cannot starve fds. Queuing an already-queued defer is a no-op. This is
  * how code completes work "later" without recursing into its caller.
  */
 void td_loop_defer(struct td_loop *loop, struct td_loop_defer *d);
@@ -179,6 +186,13 @@ int td_loop_run(struct td_loop *loop);
 
 /* Makes td_loop_run return after the current iteration. */
 void td_loop_stop(struct td_loop *loop);
+
+/*
+ * Sets how many generations of defers (calls queued by deferred calls) one
+ * iteration runs before it polls fds again; at least 1. Fewer means fairer
+ * to fds but more epoll_wait calls per request. Loop thread.
+ */
+void td_loop_set_defer_gens(struct td_loop *loop, unsigned gens);
 
 /*
  * Sets the longest spin before sleeping; 0 turns polling off (the

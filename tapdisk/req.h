@@ -53,7 +53,6 @@ struct td_req {
 	struct td_vbd *vbd;
 	td_req_done_fn user_done; /* the submitter's done, restored at the end */
 	struct td_list link; /* VBD wait queue / image forward queue */
-	uint64_t submit_ns;
 
 	/* Owned by the image currently processing the request. */
 	struct td_image *img;

@@ -334,7 +334,6 @@ void td_vbd_submit(struct td_vbd *vbd, struct td_req *req)
 
 	req->vbd = vbd;
 	td_list_init(&req->link);
-	req->submit_ns = td_loop_now(&vbd->srv->loop);
 	if ((unsigned)req->op < sizeof(vbd->stats.reqs) / sizeof(uint64_t))
 		vbd->stats.reqs[req->op]++;
 

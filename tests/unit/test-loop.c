@@ -449,18 +449,59 @@ START_TEST(test_defer_in_defer)
 	chained = &c;
 	td_loop_defer(&loop, &a.d);
 	td_loop_defer(&loop, &b.d);
-	/*
-	 * c is queued by a: it runs in the next iteration, not in the same
-	 * drain, so fds get polled between generations of defers.
-	 */
-	ck_assert_int_eq(td_loop_run_once(&loop, 0), 2);
-	ck_assert_int_eq(nfired, 2);
-	ck_assert_int_eq(td_loop_run_once(&loop, -1), 1);
+	/* c is queued by a: it runs in the same drain, after b. */
+	ck_assert_int_eq(td_loop_run_once(&loop, 0), 3);
 	ck_assert_int_eq(nfired, 3);
 	ck_assert_int_eq(fired[0], 1);
 	ck_assert_int_eq(fired[1], 2);
 	ck_assert_int_eq(fired[2], 3);
+	ck_assert_int_eq(td_loop_run_once(&loop, 0), 0);
 	chained = NULL;
+}
+END_TEST
+
+/* A defer that always re-queues itself. */
+static int nrequeue;
+
+static void requeue_cb(struct td_loop_defer *d)
+{
+	nrequeue++;
+	td_loop_defer(&loop, d);
+}
+
+START_TEST(test_defer_chain_bounded)
+{
+	struct td_loop_defer d;
+	struct fd_probe p;
+	int efd = eventfd(0, EFD_NONBLOCK);
+
+	ck_assert_int_ge(efd, 0);
+	memset(&d, 0, sizeof(d));
+	d.cb = requeue_cb;
+	td_list_init(&d.link);
+	nrequeue = 0;
+	probe_init(&p, efd, TD_EV_IN);
+	ck_assert_int_eq(td_loop_fd_add(&loop, &p.f), 0);
+	td_loop_defer(&loop, &d);
+	/* One iteration runs a bounded number of generations... */
+	ck_assert_int_eq(td_loop_run_once(&loop, -1), TD_LOOP_DEFER_GENS);
+	ck_assert_int_eq(nrequeue, TD_LOOP_DEFER_GENS);
+	ck_assert(d.queued);
+	/* ... and the next one still sees an fd that became ready. */
+	ck_assert_int_eq(eventfd_write(efd, 1), 0);
+	ck_assert_int_eq(td_loop_run_once(&loop, -1),
+			 1 + TD_LOOP_DEFER_GENS);
+	ck_assert_int_eq(p.calls, 1);
+	/* The bound is the loop's to set; zero means one generation. */
+	ck_assert_int_eq(eventfd_read(efd, &(eventfd_t){ 0 }), 0);
+	td_loop_set_defer_gens(&loop, 3);
+	ck_assert_int_eq(td_loop_run_once(&loop, -1), 3);
+	td_loop_set_defer_gens(&loop, 0);
+	ck_assert_int_eq(td_loop_run_once(&loop, -1), 1);
+	ck_assert_int_eq(nrequeue, 2 * TD_LOOP_DEFER_GENS + 4);
+	td_loop_defer_cancel(&loop, &d);
+	td_loop_fd_del(&loop, &p.f);
+	close(efd);
 }
 END_TEST
 
@@ -553,6 +594,7 @@ static Suite *loop_suite(void)
 	tcase_add_test(tc, test_timer_wakes_wait);
 	tcase_add_test(tc, test_defer_order_once);
 	tcase_add_test(tc, test_defer_in_defer);
+	tcase_add_test(tc, test_defer_chain_bounded);
 	tcase_add_test(tc, test_defer_after_fd);
 	tcase_add_test(tc, test_run_stop);
 	suite_add_tcase(s, tc);
