@@ -11,7 +11,7 @@
  * above it is, through the shm transport, which has the same ops.
  */
 #include <errno.h>
-#include <poll.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,19 +170,18 @@ static int xen_evtchn_fd(struct td_xport *xp, unsigned q)
 static int xen_evtchn_ack(struct td_xport *xp, unsigned q)
 {
 	struct xen_xport *x = to_xen(xp);
-	struct pollfd pfd;
 	xenevtchn_port_or_error_t p;
 
 	if (q >= xp->nr_queues || !x->q[q].bound)
 		return -EINVAL;
-	/* xenevtchn_pending may block even on a non-blocking fd. */
-	pfd.fd = xenevtchn_fd(x->q[q].xce);
-	pfd.events = POLLIN;
-	if (poll(&pfd, 1, 0) <= 0 || !(pfd.revents & POLLIN))
-		return 0;
+	/*
+	 * The fd is non-blocking (see td_xport_xen_create), so nothing
+	 * pending is EAGAIN rather than a sleep: no poll() first, which
+	 * would be one more syscall per wakeup.
+	 */
 	p = xenevtchn_pending(x->q[q].xce);
 	if (p < 0)
-		return errno ? -errno : -EIO;
+		return errno == EAGAIN ? 0 : errno ? -errno : -EIO;
 	/* The handle has only this queue's port bound. */
 	if (xenevtchn_unmask(x->q[q].xce, (evtchn_port_t)p) < 0)
 		return errno ? -errno : -EIO;
@@ -244,7 +243,7 @@ int td_xport_xen_create(uint32_t domid, unsigned nq, struct td_xport **out)
 {
 	struct xen_xport *x;
 	unsigned q;
-	int err;
+	int err, fd, fl;
 
 	if (nq == 0 || nq > TD_SHM_MAX_QUEUES || domid >= 0x7ff0)
 		return -EINVAL;
@@ -261,6 +260,10 @@ int td_xport_xen_create(uint32_t domid, unsigned nq, struct td_xport **out)
 	for (q = 0; q < nq; q++) {
 		x->q[q].xce = xenevtchn_open(NULL, 0);
 		if (!x->q[q].xce)
+			goto fail;
+		fd = xenevtchn_fd(x->q[q].xce);
+		fl = fcntl(fd, F_GETFL);
+		if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
 			goto fail;
 	}
 	*out = &x->xp;
