@@ -271,3 +271,36 @@ void blkif_data_release(struct blkif_ring *r, struct blkif_slot *s)
 	release_segs(r, s, s->nseg);
 	s->has_data = false;
 }
+
+int blkif_grant_read(struct blkif_ring *r, uint32_t gref, void *dst,
+		     uint16_t len)
+{
+	struct td_xport *xp = r->conn->xp;
+	struct blkif_pgrant *e = NULL;
+	struct td_xport_copy c;
+	int err = 0;
+
+	/*
+	 * A persistent frontend keeps its indirect pages granted like its
+	 * data pages (and counts them in the grants it may keep mapped), so
+	 * the pool serves them too, without a grant copy syscall per
+	 * request. The copy lands in our memory either way: the frontend
+	 * may rewrite its page while we parse.
+	 */
+	if (r->conn->persistent) {
+		e = pg_get(r, gref, &err);
+		if (err)
+			return -EINVAL;
+	}
+	if (e) {
+		memcpy(dst, e->addr, len);
+		pg_put(&r->pgp, e);
+		return 0;
+	}
+	c.gref = gref;
+	c.offset = 0;
+	c.len = len;
+	c.local = dst;
+	c.status = 0;
+	return xp->ops->copy(xp, &c, 1, false) ? -EINVAL : 0;
+}

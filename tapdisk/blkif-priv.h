@@ -222,5 +222,12 @@ int blkif_data_copy_in(struct blkif_ring *r, struct blkif_slot *s);
 int blkif_data_copy_out(struct blkif_ring *r, struct blkif_slot *s);
 /* Returns the pages and mappings of @s. */
 void blkif_data_release(struct blkif_ring *r, struct blkif_slot *s);
+/*
+ * Copies the first @len bytes of granted page @gref into @dst (ours):
+ * from its persistent mapping when the ring has them, else by grant copy.
+ * Returns 0 or -EINVAL (bad grant). Loop thread.
+ */
+int blkif_grant_read(struct blkif_ring *r, uint32_t gref, void *dst,
+		     uint16_t len);
 
 #endif

@@ -255,15 +255,11 @@ static int load_indirect(struct blkif_ring *r, const struct blkif_msg *m,
 
 	for (p = 0; p < pages; p++) {
 		unsigned n = m->nseg - done;
-		struct td_xport_copy c;
 
 		if (n > BLKIF_SEGS_PER_IPAGE)
 			n = BLKIF_SEGS_PER_IPAGE;
-		c.gref = m->igrefs[p];
-		c.offset = 0;
-		c.len = (uint16_t)(n * BLKIF_SEG_SIZE);
-		c.local = r->ipage;
-		if (r->conn->xp->ops->copy(r->conn->xp, &c, 1, false))
+		if (blkif_grant_read(r, m->igrefs[p], r->ipage,
+				     (uint16_t)(n * BLKIF_SEG_SIZE)))
 			return -EINVAL;
 		for (i = 0; i < n; i++) {
 			const uint8_t *d = r->ipage + i * BLKIF_SEG_SIZE;

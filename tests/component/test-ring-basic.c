@@ -345,6 +345,45 @@ START_TEST(test_persistent_lru)
 }
 END_TEST
 
+/* Persistent rings map indirect pages through the pool, too. */
+START_TEST(test_persistent_indirect)
+{
+	struct td_vbd *vbd = rt_open(&T, 1, DISK, 0);
+	struct td_blkif_ring_stats st;
+	struct td_bf_req req;
+	uint8_t w[12 * 4096], r[12 * 4096];
+	struct rf f;
+
+	rf_init(&f, TD_BF_ABI_X86_64, 0, 1, true, 256);
+	ck_assert_int_eq(rf_connect(&f, vbd, NULL), 0);
+	rf_pattern(w, sizeof(w), 77);
+	ck_assert_uint_eq(rf_build_rw(&f, &req, BLKIF_OP_WRITE, 64, w, 96, 8),
+			  12);
+	ck_assert_int_eq(req.op, BLKIF_OP_INDIRECT);
+	ck_assert_int_eq(rf_do(&T, &f, 0, &req), BLKIF_RSP_OKAY);
+	ck_assert_int_eq(td_blkif_ring_stats(f.b, 0, &st), 0);
+	/* 12 data pages and the indirect page, all mapped, none copied. */
+	ck_assert_uint_eq(st.pg_maps, 13);
+	ck_assert_uint_eq(st.pg_hits, 0);
+	ck_assert_uint_eq(st.pg_fallbacks, 0);
+	/* The same grants again: all hits. */
+	ck_assert_int_eq(rf_do(&T, &f, 0, &req), BLKIF_RSP_OKAY);
+	ck_assert_int_eq(td_blkif_ring_stats(f.b, 0, &st), 0);
+	ck_assert_uint_eq(st.pg_maps, 13);
+	ck_assert_uint_eq(st.pg_hits, 13);
+	memset(r, 0, sizeof(r));
+	ck_assert_int_eq(rf_read(&T, &f, 0, 64, r, 96), BLKIF_RSP_OKAY);
+	ck_assert_mem_eq(r, w, sizeof(w));
+	/* An indirect page that cannot be mapped fails only its request. */
+	rf_build_rw(&f, &req, BLKIF_OP_WRITE, 0, w, 96, 8);
+	req.indirect_grefs[0] = f.npages + 5;
+	ck_assert_int_eq(rf_do(&T, &f, 0, &req), BLKIF_RSP_ERROR);
+	roundtrip(&f, 0, 0, 96, 78);
+	rf_fini(&f);
+	rt_close(&T, vbd);
+}
+END_TEST
+
 /* Flush answers only once the backend's flush completed. */
 START_TEST(test_flush_durable)
 {
@@ -695,6 +734,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, test_abi_rw, 0, 3);
 	tcase_add_loop_test(tc, test_response_fields, 0, 3);
 	tcase_add_loop_test(tc, test_indirect, 0, 3);
+	tcase_add_test(tc, test_persistent_indirect);
 	tcase_add_loop_test(tc, test_multipage_full_ring, 0, 5);
 	tcase_add_test(tc, test_multiqueue);
 	tcase_add_test(tc, test_persistent_lru);
