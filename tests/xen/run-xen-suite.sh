@@ -14,6 +14,8 @@
 # Environment: XEN_GROUPS (default "smoke bench tapdisk"), XEN_BENCH_ROUNDS
 # (2), XEN_BENCH_SECS (3, per fio job), XEN_BENCH_RAM (1: also measure the
 # bare ramdisk), XEN_TESTS (space-separated test names: run only those),
+# XEN_TD_ARGS (extra tap-ctl create options for the bench's tapdisk),
+# XEN_PERF (1: profile with the host's perf instead of the benchmark),
 # TD_XEN_CACHE (cache directory),
 # XEN_LOG_DIR (default BUILD_DIR/xen-vm). See docs/xen-vm.md.
 set -u
@@ -58,6 +60,14 @@ if ! xv_prepare_base; then
 	exit 1
 fi
 t_base=$((SECONDS - t_start - t_tools))
+if [ "${XEN_PERF:-0}" = 1 ]; then
+	# A developer's profile instead of the benchmark (docs/xen-vm.md).
+	XV_EXTRA_ELF=$(command -v perf) || {
+		echo "xen: XEN_PERF=1 needs perf on the host (linux-perf)"
+		exit 1
+	}
+	export XV_EXTRA_ELF
+fi
 t0=$SECONDS
 if ! xv_build_initrd "$bdir" "$logdir/initrd.img"; then
 	nfail=1
@@ -70,6 +80,8 @@ t_ovl=$((SECONDS - t0))
 XV_EXTRA_ARGS="${XV_EXTRA_ARGS:-} xt_rounds=${XEN_BENCH_ROUNDS:-2}"
 XV_EXTRA_ARGS+=" xt_secs=${XEN_BENCH_SECS:-3}"
 XV_EXTRA_ARGS+=" xt_bench_ram=${XEN_BENCH_RAM:-0}"
+[ -z "${XEN_TD_ARGS:-}" ] || XV_EXTRA_ARGS+=" xt_td_args=${XEN_TD_ARGS// /+}"
+[ "${XEN_PERF:-0}" = 1 ] && XV_EXTRA_ARGS+=" xt_perf=1"
 [ -z "${XEN_TESTS:-}" ] || XV_EXTRA_ARGS+=" xt_only=${XEN_TESTS// /+}"
 export XV_EXTRA_ARGS
 

@@ -324,8 +324,9 @@ xv_prepare_base() {
 }
 
 # Builds the per-run overlay (our binaries from build dir $1 and their
-# libraries, /init and the dom0 test scripts) and concatenates it onto the
-# base into $2. Returns 1 naming what is missing.
+# libraries, any host programs named in XV_EXTRA_ELF (e.g. perf), /init
+# and the dom0 test scripts) and concatenates it onto the base into $2.
+# Returns 1 naming what is missing.
 xv_build_initrd() {
 	local bdir=$1 out=$2 ovl f
 	ovl=$(mktemp -d "${TMPDIR:-/tmp}/xen-ovl.XXXXXX")
@@ -338,6 +339,9 @@ xv_build_initrd() {
 		fi
 		xv_copy_elf "$ovl" "$bdir/$f" "/usr/local/bin/${f##*/}" || {
 			rm -rf "$ovl"; return 1; }
+	done
+	for f in ${XV_EXTRA_ELF:-}; do
+		xv_copy_elf "$ovl" "$f" "/usr/local/bin/${f##*/}" || return 1
 	done
 	install -D -m 0755 "$XV_SRC/dom0/init" "$ovl/init"
 	mkdir -p "$ovl/xentests"

@@ -69,8 +69,10 @@ bench_qdisk() {
 	bench_check xvdb qdisk
 }
 
+# xt_td_args=--io-engine+uring (XEN_TD_ARGS on the host) adds create
+# options, + for spaces, to compare tapdisk configurations.
 bench_tapdisk() {
-	tdx_attach xvdc aio:/dev/ram3
+	tdx_attach xvdc aio:/dev/ram3 $(bench_arg xt_td_args "" | tr + ' ')
 	bench_check xvdc tapdisk
 }
 
@@ -165,11 +167,64 @@ bench_print_summary() {
 	}' "$XT_RUN/bench.txt"
 }
 
+# Ring requests tapdisk has taken so far over all queues of DEV.
+bench_td_reqs() {
+	set -- $(tdx_vbd "$1")
+	tap-ctl stats -p "$1" -m "$2" | grep -o '"requests":[0-9]*' |
+		awk -F: '{ n += $2 } END { print n + 0 }'
+}
+
+# xt_perf=1 (XEN_PERF=1 on the host): instead of the benchmark, profile
+# with the host's perf: tapdisk's syscalls and context switches per ring
+# request, then a system-wide profile of each job (by command, then the
+# backend's top symbols). Output lines start with "PERF:".
+bench_perf() {
+	local tpid r0 r1 c
+	mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
+	echo -1 >/proc/sys/kernel/perf_event_paranoid
+	set -- $(tdx_vbd xvdc)
+	tpid=$1
+	for spec in "tapdisk /dev/xvdc randread 4k 1" \
+		"tapdisk /dev/xvdc read 1m 16" "blkback /dev/xvda randread 4k 1" \
+		"blkback /dev/xvda read 1m 16"; do
+		set -- $spec
+		echo "PERF: ==== $1 $3 $4 qd$5"
+		if [ "$1" = tapdisk ]; then
+			xt_fio "$2" "$3" "$4" "$5" 6 >/dev/null &
+			sleep 1
+			r0=$(bench_td_reqs xvdc)
+			perf stat -p "$tpid" -x, -o /tmp/stat.txt \
+				-e raw_syscalls:sys_enter,context-switches -- sleep 4
+			r1=$(bench_td_reqs xvdc)
+			wait
+			awk -F, -v n=$((r1 - r0)) '$3 != "" && n > 0 {
+				printf "PERF: %s per ring request: %.2f (%d requests)\n",
+					$3, $1 / n, n }' /tmp/stat.txt
+		fi
+		xt_fio "$2" "$3" "$4" "$5" 6 | sed 's/^/PERF: fio: /' &
+		sleep 1
+		perf record -a -g -o /tmp/p.data -- sleep 4 2>/dev/null
+		wait
+		perf report -i /tmp/p.data --stdio --no-children --sort comm \
+			2>/dev/null | grep -E '^ +[0-9.]+%' | head -8 |
+			sed 's/^/PERF: /'
+		c=$1
+		[ "$1" = blkback ] && c=0.xvda-0,0.xvda-1
+		perf report -i /tmp/p.data --stdio --no-children --comm "$c" \
+			--sort dso,sym -g none 2>/dev/null |
+			grep -E '^ +[0-9.]+%' | head -40 | sed 's/^/PERF: /'
+	done
+}
+
 xt_main() {
 	xt_run bench-setup 60 bench_setup || return 1
 	xt_run blkback-attach 120 bench_blkback
 	xt_run qdisk-attach 120 bench_qdisk
 	xt_run tapdisk-bench-attach 120 bench_tapdisk
+	if [ "$(bench_arg xt_perf 0)" = 1 ]; then
+		xt_run perf 300 bench_perf
+		return
+	fi
 	rounds=$(bench_arg xt_rounds 2)
 	secs=$(bench_arg xt_secs 4)
 	xt_run bench $((rounds * 6 * 4 * (secs + 6) + 30)) bench_run
