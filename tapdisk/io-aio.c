@@ -218,8 +218,16 @@ static int aio_take(struct td_io_aio *a)
 	struct timespec zero = { 0, 0 };
 	int n;
 
-	if (a->kring)
-		return kring_take(a, a->core.depth);
+	if (a->kring) {
+		n = kring_take(a, a->core.depth);
+		if (n >= 0)
+			return n;
+		/* Indices we cannot trust: leave the ring to the kernel. */
+		td_err(TD_SUB_IO, "aio: completion ring head %u tail %u of %u, "
+				  "using io_getevents", a->kring->head,
+		       a->kring->tail, a->kring->nr);
+		a->kring = NULL;
+	}
 	do
 		n = io_getevents(a->ctx, 0, (long)a->core.depth, a->events,
 				 &zero);
