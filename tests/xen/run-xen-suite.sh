@@ -15,6 +15,8 @@
 # (2), XEN_BENCH_SECS (3, per fio job), XEN_BENCH_RAM (1: also measure the
 # bare ramdisk), XEN_TESTS (space-separated test names: run only those),
 # XEN_TD_ARGS (extra tap-ctl create options for the bench's tapdisk),
+# XEN_BENCH_NULL (1: also blkback over null_blk and tapdisk over its null
+# driver, the transport floor of each),
 # XEN_PERF (1: profile with the host's perf instead of the benchmark),
 # TD_XEN_CACHE (cache directory),
 # XEN_LOG_DIR (default BUILD_DIR/xen-vm). See docs/xen-vm.md.
@@ -80,6 +82,7 @@ t_ovl=$((SECONDS - t0))
 XV_EXTRA_ARGS="${XV_EXTRA_ARGS:-} xt_rounds=${XEN_BENCH_ROUNDS:-2}"
 XV_EXTRA_ARGS+=" xt_secs=${XEN_BENCH_SECS:-3}"
 XV_EXTRA_ARGS+=" xt_bench_ram=${XEN_BENCH_RAM:-0}"
+XV_EXTRA_ARGS+=" xt_bench_null=${XEN_BENCH_NULL:-0}"
 [ -z "${XEN_TD_ARGS:-}" ] || XV_EXTRA_ARGS+=" xt_td_args=${XEN_TD_ARGS// /+}"
 [ "${XEN_PERF:-0}" = 1 ] && XV_EXTRA_ARGS+=" xt_perf=1"
 [ -z "${XEN_TESTS:-}" ] || XV_EXTRA_ARGS+=" xt_only=${XEN_TESTS// /+}"
@@ -89,7 +92,9 @@ export XV_EXTRA_ARGS
 limit_of() {
 	case $1 in
 	smoke) echo 240 ;;
-	bench) echo 480 ;;
+	# Each extra bench target adds about a minute per round.
+	bench) echo $((480 + (${XEN_BENCH_NULL:-0} == 1 ? 150 : 0) *
+		${XEN_BENCH_ROUNDS:-2})) ;;
 	*) echo 420 ;;
 	esac
 }

@@ -46,7 +46,7 @@ XV_HOST_PKGS=(qemu-system-x86 kmod cpio fio e2fsprogs util-linux
 	libspice-server1 libusb-1.0-0)
 # Kernel modules dom0 needs (their dependencies come along).
 XV_MODULES=(xenfs xen-evtchn xen-gntdev xen-gntalloc xen-privcmd
-	xen-blkback xen-blkfront brd loop nbd ext4 crc32c_generic)
+	xen-blkback xen-blkfront brd null_blk loop nbd ext4 crc32c_generic)
 
 XV_LIBDIR=usr/lib/x86_64-linux-gnu
 XV_XENLIBDIR=usr/lib/xen-4.17/lib/x86_64-linux-gnu

@@ -4,7 +4,9 @@
 # self-attached to the kernel's blkback, to QEMU's qdisk and (when the
 # xenstore backend exists) to our tapdisk, each over its own prefilled
 # brd ramdisk of the same size; with xt_bench_ram=1 on the command line
-# (XEN_BENCH_RAM=1 on the host) also the ramdisk itself without Xen.
+# (XEN_BENCH_RAM=1 on the host) also the ramdisk itself without Xen, and
+# with xt_bench_null=1 (XEN_BENCH_NULL=1) the transport floor: blkback over
+# null_blk and tapdisk over its null driver, where no storage does work.
 # Every backend first passes a handshake and an O_DIRECT verify check,
 # then fio runs each job on each backend, rotating the order per round.
 # Emulated-CPU numbers: only the ratios to blkback mean anything.
@@ -38,9 +40,10 @@ bench_setup() {
 	free -m
 }
 
-# Handshake facts and a short O_DIRECT write+verify over DEV.
+# Handshake facts and a short O_DIRECT write+verify over DEV (a null
+# backend drops writes: there, only that it reads and has SECTORS).
 bench_check() {
-	local dev=$1 type=$2 line fe
+	local dev=$1 type=$2 sectors=${3:-$((BENCH_MB * 2048))} line fe
 	line=$(xt_blkfront_line "$dev")
 	echo "$line"
 	[ -n "$line" ] || xt_die "no blkfront line for $dev in dmesg"
@@ -49,8 +52,13 @@ bench_check() {
 		2>/dev/null || echo 1), protocol $(xenstore-read "$fe/protocol"), \
 persistent $(xenstore-read "$fe/feature-persistent" 2>/dev/null)"
 	echo "blk-mq hardware queues: $(ls /sys/block/"$dev"/mq | wc -l)"
-	[ "$(cat /sys/block/"$dev"/size)" -eq $((BENCH_MB * 2048)) ] ||
+	[ "$(cat /sys/block/"$dev"/size)" -eq "$sectors" ] ||
 		xt_die "$dev has $(cat /sys/block/"$dev"/size) sectors"
+	if [ "${type#*-}" = null ]; then
+		dd if=/dev/"$dev" of=/dev/null bs=1M count=4 iflag=direct \
+			2>/dev/null || xt_die "O_DIRECT read over $type failed"
+		return 0
+	fi
 	xt_verify "/dev/$dev" 4k 0 4m randwrite ||
 		xt_die "O_DIRECT verify over $type failed"
 	xt_verify "/dev/$dev" 1m 64m 16m write ||
@@ -76,12 +84,29 @@ bench_tapdisk() {
 	bench_check xvdc tapdisk
 }
 
+# The floor pair: the same two backends over storage that does nothing
+# (null_blk completes in the submitting context; tapdisk's null driver
+# zeroes reads and drops writes). tapdisk-null / blkback-null is what is
+# left once storage costs nothing; their ratio bounds what any change
+# below tapdisk's ring could gain.
+bench_null() {
+	[ -b /dev/nullb0 ] || modprobe null_blk nr_devices=1 gb=1 bs=512 \
+		irqmode=0 queue_mode=2 || xt_die "modprobe null_blk failed"
+	xt_wait 5 test -b /dev/nullb0 || xt_die "no /dev/nullb0"
+	xt_blkback_attach xvdd /dev/nullb0
+	bench_check xvdd blkback-null 2097152
+	tdx_attach xvde null:1G $(bench_arg xt_td_args "" | tr + ' ')
+	bench_check xvde tapdisk-null 2097152
+}
+
 # Prints "name device" of each backend that is connected now.
 bench_targets() {
 	[ "$(bench_arg xt_bench_ram 0)" = 1 ] && echo "ram /dev/ram0"
 	xt_connected vbd 51712 xvda && echo "blkback /dev/xvda"
 	xt_connected qdisk 51728 xvdb && echo "qdisk /dev/xvdb"
 	tdx_connected xvdc && echo "tapdisk /dev/xvdc"
+	xt_connected vbd 51760 xvdd && echo "blkback-null /dev/xvdd"
+	tdx_connected xvde && echo "tapdisk-null /dev/xvde"
 }
 
 bench_run() {
@@ -162,6 +187,18 @@ bench_print_summary() {
 				if (hi > 0)
 					s = s sprintf("  %s %.2f..%.2f", bes[b], lo, hi)
 			}
+			x = 0; for (r = 1; r <= rounds; r++) {
+				a = val[r, jobs[j], "tapdisk-null"]
+				c = val[r, jobs[j], "blkback-null"]
+				if (a == "" || c == "" || c == 0) continue
+				q = a / c
+				if (!x || q < flo) flo = q
+				if (!x || q > fhi) fhi = q
+				x = 1
+			}
+			if (x)
+				s = s sprintf("  floor tapdisk-null/blkback-null" \
+					" %.2f..%.2f", flo, fhi)
 			print s
 		}
 	}' "$XT_RUN/bench.txt"
@@ -221,11 +258,15 @@ xt_main() {
 	xt_run blkback-attach 120 bench_blkback
 	xt_run qdisk-attach 120 bench_qdisk
 	xt_run tapdisk-bench-attach 120 bench_tapdisk
+	[ "$(bench_arg xt_bench_null 0)" = 1 ] &&
+		xt_run null-attach 120 bench_null
 	if [ "$(bench_arg xt_perf 0)" = 1 ]; then
 		xt_run perf 300 bench_perf
 		return
 	fi
 	rounds=$(bench_arg xt_rounds 2)
 	secs=$(bench_arg xt_secs 4)
-	xt_run bench $((rounds * 6 * 4 * (secs + 6) + 30)) bench_run
+	n=4
+	[ "$(bench_arg xt_bench_null 0)" = 1 ] && n=6
+	xt_run bench $((rounds * 6 * n * (secs + 6) + 30)) bench_run
 }
