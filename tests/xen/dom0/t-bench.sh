@@ -165,6 +165,19 @@ bench_print_job() {
 # Ratio to blkback of each backend and job over the rounds: min..max.
 bench_print_summary() {
 	awk '
+	# "lo..hi" of NUM / DEN over the rounds of JOB, or "" if no round
+	# has both.
+	function span(job, num, den,   r, x, y, q, lo, hi, n) {
+		for (r = 1; r <= rounds; r++) {
+			x = val[r, job, num]; y = val[r, job, den]
+			if (x == "" || y == "" || y == 0) continue
+			q = x / y
+			if (!n || q < lo) lo = q
+			if (!n || q > hi) hi = q
+			n++
+		}
+		return n ? sprintf("%.2f..%.2f", lo, hi) : ""
+	}
 	{ v = ($2 ~ /-1m-/) ? $5 / 1024 : $4; val[$1, $2, $3] = v
 	  if (!($2 in seenj)) { seenj[$2] = 1; jobs[nj++] = $2 }
 	  if (!($3 in seenb)) { seenb[$3] = 1; bes[nb++] = $3 }
@@ -175,30 +188,13 @@ bench_print_summary() {
 			s = sprintf("XENBENCH: %-18s", jobs[j])
 			for (b = 0; b < nb; b++) {
 				if (bes[b] == "blkback") continue
-				lo = 1e9; hi = 0; list = ""
-				for (r = 1; r <= rounds; r++) {
-					x = val[r, jobs[j], bes[b]]
-					y = val[r, jobs[j], "blkback"]
-					if (x == "" || y == "" || y == 0) continue
-					q = x / y
-					if (q < lo) lo = q
-					if (q > hi) hi = q
-				}
-				if (hi > 0)
-					s = s sprintf("  %s %.2f..%.2f", bes[b], lo, hi)
+				q = span(jobs[j], bes[b], "blkback")
+				if (q != "")
+					s = s sprintf("  %s %s", bes[b], q)
 			}
-			x = 0; for (r = 1; r <= rounds; r++) {
-				a = val[r, jobs[j], "tapdisk-null"]
-				c = val[r, jobs[j], "blkback-null"]
-				if (a == "" || c == "" || c == 0) continue
-				q = a / c
-				if (!x || q < flo) flo = q
-				if (!x || q > fhi) fhi = q
-				x = 1
-			}
-			if (x)
-				s = s sprintf("  floor tapdisk-null/blkback-null" \
-					" %.2f..%.2f", flo, fhi)
+			q = span(jobs[j], "tapdisk-null", "blkback-null")
+			if (q != "")
+				s = s "  floor tapdisk-null/blkback-null " q
 			print s
 		}
 	}' "$XT_RUN/bench.txt"
